@@ -1,0 +1,65 @@
+# counter: `make help` lists what you can do.
+SCALE ?= 3
+SERVICE ?=
+
+SHELL := bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+
+.PHONY: help  ## list the targets
+help:
+	@grep -E '^\.PHONY: [a-z-]+ +## ' $(MAKEFILE_LIST) \
+	  | sed -E 's/^\.PHONY: ([a-z-]+) +## (.*)/\1\t\2/' \
+	  | awk -F'\t' '{ printf "  make %-15s %s\n", $$1, $$2 }'
+
+.PHONY: up  ## build and start the stack with SCALE web replicas (default 3), wait, print the URL
+up:
+	@scripts/up.sh "$(SCALE)"
+
+.PHONY: scale  ## change the running stack to SCALE web replicas, with no downtime
+scale:
+	@scripts/scale.sh "$(SCALE)"
+
+.PHONY: down  ## stop the stack; the count is kept
+down:
+	@docker compose --profile loadtest down --remove-orphans
+
+.PHONY: clean  ## stop the stack and remove its volumes (the count) and built images
+clean:
+	@docker compose --profile loadtest down --volumes --rmi local --remove-orphans
+
+.PHONY: ps  ## list the stack's containers
+ps:
+	@docker compose ps
+
+.PHONY: logs  ## follow the logs (all services, or SERVICE=web)
+logs:
+	@docker compose logs --follow --tail=100 $(SERVICE)
+
+.PHONY: reset  ## set the counter back to zero (operator credentials)
+reset:
+	@scripts/reset.sh
+
+.PHONY: stats  ## show the count and each replica's share
+stats:
+	@docker compose exec -T web python -m counter.report
+
+.PHONY: secrets  ## make the Redis passwords if they are missing (make up does this)
+secrets:
+	@scripts/secrets.sh
+
+.PHONY: offline-images  ## build stand-ins for the base images from Debian's packages (no registry needed)
+offline-images:
+	@scripts/offline-images.sh
+
+.PHONY: test  ## lint, then run every test: unit, integration and end-to-end in Docker
+test: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PYTHON) -m pytest
+
+$(VENV)/.installed: requirements-dev.txt web/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@

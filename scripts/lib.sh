@@ -1,0 +1,41 @@
+# Shared by the scripts: one-line failures, argument checks, and the Compose command.
+# shellcheck shell=bash
+
+die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+say() { printf '==> %s\n' "$*"; }
+
+# A whole number from 1 to max, or stop with a reason: check_count NAME VALUE MAX
+check_count() {
+  [[ $2 =~ ^[0-9]+$ ]] && (( 10#$2 >= 1 && 10#$2 <= $3 )) \
+    || die "$1 must be a whole number from 1 to $3, got '$2'"
+}
+
+require_docker() {
+  command -v docker >/dev/null 2>&1 || die "Docker is not installed: see README.md, Prerequisites"
+  docker info >/dev/null 2>&1 || die "the Docker engine does not answer: start it (dockerd or Docker Desktop)"
+  docker compose version >/dev/null 2>&1 || die "Compose v2 is missing: 'docker compose' does not work (install the compose plugin)"
+}
+
+compose() { docker compose "$@"; }
+
+# The host port the load balancer is published on (empty if it is not running).
+lb_port() { compose port lb 8080 2>/dev/null | sed 's/.*://'; }
+
+# HTTP status of GET path on 127.0.0.1:port, using bash alone: http_status PORT PATH
+http_status() {
+  local status
+  exec 3<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || { echo 000; return; }
+  printf 'GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n' "$2" >&3
+  read -r -t 5 _ status _ <&3 || status=000
+  exec 3<&-
+  echo "${status:-000}"
+}
+
+# Wait until the load balancer answers 200 on path: wait_ready PORT SECONDS
+wait_ready() {
+  local deadline=$((SECONDS + $2))
+  until [ "$(http_status "$1" /readyz)" = 200 ]; do
+    (( SECONDS < deadline )) || die "the stack did not answer on port $1 within $2 s (see 'make logs')"
+    sleep 1
+  done
+}

@@ -1,0 +1,113 @@
+"""A load client for the tests: concurrent keep-alive clients that record every answer they get.
+
+Each request carries its own Idempotency-Key. With `retry`, a request that failed is sent
+again with the same key until it succeeds or time runs out, as a careful client would;
+so a request counts as successful once, however many attempts it took.
+"""
+
+import http.client
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+SENTENCE = re.compile(r"Hello World! I have been seen (\d+) times\.\n")
+RETRYABLE = {502, 503, 504}
+
+
+@dataclass
+class Result:
+    attempts: Counter = field(default_factory=Counter)  # status (or error name) of every attempt
+    counts: list = field(default_factory=list)  # the count of each successful request, once per key
+    served_by: Counter = field(default_factory=Counter)
+    gave_up: int = 0  # requests that never succeeded
+    bad_bodies: list = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def successes(self):
+        return len(self.counts)
+
+    @property
+    def failed_attempts(self):
+        return sum(n for status, n in self.attempts.items() if status != 200)
+
+
+class Client:
+    def __init__(self, port, timeout=15.0):
+        self.port = port
+        self.timeout = timeout
+        self.conn = None
+
+    def get(self, path, headers=None):
+        """(status, headers, body) of one GET; raises OSError/HTTPException on a broken connection."""
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+        try:
+            self.conn.request("GET", path, headers=headers or {})
+            response = self.conn.getresponse()
+            body = response.read().decode()
+        except (OSError, http.client.HTTPException):
+            self.close()
+            raise
+        if response.getheader("Connection", "").lower() == "close":
+            self.close()
+        return response.status, response, body
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def count_one(client, result, deadline, retry):
+    """Send one keyed request, retrying it while allowed; record what came back."""
+    key = uuid.uuid4().hex
+    while True:
+        try:
+            status, response, body = client.get("/", {"Idempotency-Key": key})
+        except (OSError, http.client.HTTPException) as error:
+            status = type(error).__name__
+        with result.lock:
+            result.attempts[status] += 1
+        if status == 200:
+            match = SENTENCE.fullmatch(body)
+            with result.lock:
+                if match:
+                    result.counts.append(int(match.group(1)))
+                    result.served_by[response.getheader("X-Served-By")] += 1
+                else:
+                    result.bad_bodies.append(body)
+            return
+        if not retry or (status not in RETRYABLE and isinstance(status, int)) or time.monotonic() > deadline:
+            with result.lock:
+                result.gave_up += 1
+            return
+        time.sleep(0.1)
+
+
+def run(port, clients=16, seconds=20.0, retry=False, settle=30.0, during=None):
+    """Run `clients` threads for `seconds`; call `during()` meanwhile; return the Result.
+
+    A request still failing when the run ends is retried (with `retry`) for up to `settle`
+    more seconds, so that none is left in doubt.
+    """
+    result = Result()
+    stop = time.monotonic() + seconds
+
+    def loop():
+        client = Client(port)
+        while time.monotonic() < stop:
+            count_one(client, result, stop + settle, retry)
+        client.close()
+
+    threads = [threading.Thread(target=loop, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    if during is not None:
+        during()
+    for thread in threads:
+        thread.join(seconds + settle + 30)
+    return result

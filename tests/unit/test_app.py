@@ -1,0 +1,141 @@
+"""The app against a real Redis server, through Flask's test client."""
+
+import re
+
+from counter import create_app, settings_from_env
+from counter.views import REPLICA
+
+SENTENCE = re.compile(r"Hello World! I have been seen (\d+) times\.\n")
+
+
+def seen(response):
+    return int(SENTENCE.fullmatch(response.get_data(as_text=True)).group(1))
+
+
+def test_greeting_counts_up_and_names_the_replica(client):
+    first, second = client.get("/"), client.get("/")
+    assert first.status_code == 200
+    assert first.mimetype == "text/plain"
+    assert first.get_data(as_text=True) == "Hello World! I have been seen 1 times.\n"
+    assert seen(second) == 2
+    assert first.headers["X-Served-By"] == REPLICA
+    assert first.headers["Cache-Control"] == "no-store"
+
+
+def test_count_reads_without_incrementing(client):
+    client.get("/")
+    assert client.get("/count").get_json() == {"count": 1}
+    assert client.get("/count").get_json() == {"count": 1}
+    assert seen(client.get("/")) == 2
+
+
+def test_stats_attributes_every_increment_to_this_replica(client):
+    for _ in range(5):
+        client.get("/")
+    assert client.get("/stats").get_json() == {"total": 5, "replicas": {REPLICA: 5}}
+
+
+def test_head_answers_without_counting(client):
+    response = client.head("/")
+    assert response.status_code == 200
+    assert response.headers["X-Served-By"] == REPLICA
+    assert client.get("/count").get_json() == {"count": 0}
+
+
+def test_same_idempotency_key_counts_once_and_replays_its_count(client):
+    client.get("/")
+    first = client.get("/", headers={"Idempotency-Key": "order-42"})
+    again = client.get("/", headers={"Idempotency-Key": "order-42"})
+    other = client.get("/", headers={"Idempotency-Key": "order-43"})
+    assert (seen(first), seen(again), seen(other)) == (2, 2, 3)
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert client.get("/stats").get_json()["total"] == 3
+
+
+def test_request_id_from_the_load_balancer_counts_once(client):
+    for _ in range(3):
+        response = client.get("/", headers={"X-Request-Id": "0123456789abcdef0123456789abcdef"})
+        assert seen(response) == 1
+    assert client.get("/count").get_json() == {"count": 1}
+
+
+def test_idempotency_key_wins_over_request_id(client):
+    client.get("/", headers={"Idempotency-Key": "k1", "X-Request-Id": "r1"})
+    client.get("/", headers={"Idempotency-Key": "k1", "X-Request-Id": "r2"})
+    client.get("/", headers={"Idempotency-Key": "k2", "X-Request-Id": "r1"})
+    assert client.get("/count").get_json() == {"count": 2}
+
+
+def test_bad_idempotency_keys_get_400_with_a_reason_and_count_nothing(client):
+    for key in ["x" * 65, "has space", "semi;colon", "slash/", "é", ""]:
+        response = client.get("/", headers={"Idempotency-Key": key})
+        assert response.status_code == 400, key
+        body = response.get_data(as_text=True)
+        assert body == "400 Bad Request: Idempotency-Key must be 1 to 64 characters of A-Z a-z 0-9 . _ -\n"
+    response = client.get("/", headers={"Idempotency-Key": "A-z_0.9" + "x" * 57})
+    assert response.status_code == 200
+    assert client.get("/count").get_json() == {"count": 1}
+
+
+def test_unknown_path_is_404_in_one_line(client):
+    response = client.get("/nope")
+    assert response.status_code == 404
+    assert response.get_data(as_text=True) == "404 Not Found\n"
+
+
+def test_wrong_method_is_405_and_counts_nothing(client):
+    for method in ("post", "put", "delete", "patch"):
+        response = getattr(client, method)("/")
+        assert response.status_code == 405
+        assert response.get_data(as_text=True) == "405 Method Not Allowed\n"
+        assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    assert client.post("/count").status_code == 405
+    assert client.get("/count").get_json() == {"count": 0}
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").get_data(as_text=True) == "ok\n"
+    assert client.get("/readyz").status_code == 200
+
+
+def test_redis_down_gives_503_and_counts_nothing(own_redis):
+    app = create_app({"REDIS_URL": own_redis.url, "REDIS_RETRIES": 1, "REDIS_TIMEOUT": 0.5})
+    client = app.test_client()
+    client.get("/")
+    own_redis.stop()
+    for path in ("/", "/count", "/stats", "/readyz"):
+        response = client.get(path)
+        assert response.status_code == 503, path
+        assert (
+            response.get_data(as_text=True)
+            == "503 Service Unavailable: the counter store cannot be reached\n"
+        )
+        assert response.headers["Retry-After"] == "1"
+    assert client.get("/healthz").status_code == 200
+    own_redis.start()
+    assert client.get("/count").get_json() == {"count": 1}
+    assert seen(client.get("/")) == 2
+
+
+def test_debug_is_off(app):
+    assert app.debug is False
+    assert app.testing is False
+
+
+def test_unexpected_errors_are_500_without_traceback(app, client):
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    response = client.get("/boom")
+    assert response.status_code == 500
+    assert response.get_data(as_text=True) == "500 Internal Server Error\n"
+
+
+def test_settings_come_from_the_environment_with_defaults():
+    config = settings_from_env({"REDIS_URL": "redis://elsewhere:1/2", "IDEMPOTENCY_WINDOW": "5"})
+    assert config["REDIS_URL"] == "redis://elsewhere:1/2"
+    assert config["IDEMPOTENCY_WINDOW"] == 5
+    assert config["REDIS_TIMEOUT"] == 2.0
+    assert settings_from_env({})["REDIS_URL"] == "redis://redis:6379/0"
