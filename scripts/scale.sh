@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-scale=${1:?usage: scale.sh N}
+scale=${1-}
 check_count SCALE "$scale" "${MAX_SCALE:-64}"
 require_docker
 [ -n "$(compose ps --quiet --status running lb)" ] || die "the stack is not running: start it with 'make up'"

@@ -16,8 +16,10 @@ done
 
 hash() { printf '%s' "$(cat "$1")" | sha256sum | cut -d' ' -f1; }
 umask 022
+# `default` cannot log in (off, no password) but keeps every permission: Redis replays its
+# append-only log as that user, and a restricted default would drop logged increments.
 cat >"$dir/redis_users.acl" <<ACL
-user default off
+user default off resetpass ~* &* +@all
 user admin on #$(hash "$dir/redis_admin_password") ~* &* +@all
 user counter on #$(hash "$dir/redis_app_password") resetchannels ~counter:* -@all +ping +get +set +incr +hincrby +hgetall +multi +exec +discard +eval +evalsha +script|load
 ACL

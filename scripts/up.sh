@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-scale=${1:-3}
+scale=${1-3}
 check_count SCALE "$scale" "${MAX_SCALE:-64}"
 require_docker
 scripts/secrets.sh

@@ -23,6 +23,7 @@ class Result:
     counts: list = field(default_factory=list)  # the count of each successful request, once per key
     served_by: Counter = field(default_factory=Counter)
     gave_up: int = 0  # requests that never succeeded
+    slowest: float = 0.0  # seconds, the longest single attempt
     bad_bodies: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -66,12 +67,14 @@ def count_one(client, result, deadline, retry):
     """Send one keyed request, retrying it while allowed; record what came back."""
     key = uuid.uuid4().hex
     while True:
+        started = time.monotonic()
         try:
             status, response, body = client.get("/", {"Idempotency-Key": key})
         except (OSError, http.client.HTTPException) as error:
             status = type(error).__name__
         with result.lock:
             result.attempts[status] += 1
+            result.slowest = max(result.slowest, time.monotonic() - started)
         if status == 200:
             match = SENTENCE.fullmatch(body)
             with result.lock:

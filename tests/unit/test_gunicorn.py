@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import load_client
-from conftest import ROOT
+from support import ROOT
 
 
 def test_gunicorn_config_is_valid():

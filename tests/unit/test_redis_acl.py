@@ -6,8 +6,8 @@ import pytest
 from redis import Redis
 from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
 
-from conftest import ROOT, RedisServer
 from counter import create_app
+from support import ROOT, RedisServer
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +24,16 @@ def locked_redis(secrets_dir, tmp_path_factory):
     server.start()
     yield server
     server.stop()
+
+
+def app_as_counter_user(server, secrets_dir):
+    return create_app(
+        {
+            "REDIS_URL": server.url,
+            "REDIS_USERNAME": "counter",
+            "REDIS_PASSWORD_FILE": str(secrets_dir / "redis_app_password"),
+        }
+    )
 
 
 def password(secrets_dir, name):
@@ -49,19 +59,29 @@ def test_secrets_are_made_once_and_kept(secrets_dir):
 
 
 def test_app_counts_as_its_acl_user(locked_redis, secrets_dir):
-    app = create_app(
-        {
-            "REDIS_URL": locked_redis.url,
-            "REDIS_USERNAME": "counter",
-            "REDIS_PASSWORD_FILE": str(secrets_dir / "redis_app_password"),
-        }
-    )
-    client = app.test_client()
+    client = app_as_counter_user(locked_redis, secrets_dir).test_client()
     assert client.get("/", headers={"Idempotency-Key": "acl"}).status_code == 200
     assert client.get("/", headers={"Idempotency-Key": "acl"}).status_code == 200
     assert client.get("/count").get_json() == {"count": 1}
     assert client.get("/stats").get_json()["total"] == 1
     assert client.get("/readyz").status_code == 200
+
+
+def test_counts_survive_a_redis_crash_under_the_acl(secrets_dir, tmp_path):
+    # Redis replays its log as `default`: the ACL must not make it drop logged increments.
+    server = RedisServer(tmp_path, "--aclfile", str(secrets_dir / "redis_users.acl"))
+    server.start()
+    client = app_as_counter_user(server, secrets_dir).test_client()
+    try:
+        for n in range(5):
+            client.get("/", headers={"Idempotency-Key": f"crash-{n}"})
+        server.stop()  # SIGKILL
+        server.start()
+        assert client.get("/stats").get_json()["total"] == 5
+        replayed = client.get("/", headers={"Idempotency-Key": "crash-4"})
+        assert replayed.get_data(as_text=True) == "Hello World! I have been seen 5 times.\n"
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize(

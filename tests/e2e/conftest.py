@@ -1,0 +1,48 @@
+"""End-to-end fixtures: each test gets its own Compose project on a free port, always torn down.
+
+Outside CI these tests skip, with the reason, when no Docker engine or Compose v2 answers;
+with CI=true they fail instead, so a CI run can never pass without them.
+"""
+
+import os
+import subprocess
+
+import pytest
+
+from stack import PREFIX, Stack
+
+
+def docker_problem():
+    """Why the stack cannot run here, or None."""
+    for command, problem in (
+        (["docker", "info"], "no Docker engine answers"),
+        (["docker", "compose", "version"], "Compose v2 ('docker compose') is missing"),
+    ):
+        try:
+            subprocess.run(command, check=True, capture_output=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return problem
+    return None
+
+
+@pytest.fixture(scope="session")
+def docker():
+    problem = docker_problem()
+    if problem is None:
+        yield
+        subprocess.run(
+            f"docker images --format '{{{{.Repository}}}}' | grep '^{PREFIX}' | xargs -r docker rmi -f",
+            shell=True,
+            capture_output=True,
+        )
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"end-to-end tests must run in CI, but {problem}")
+    pytest.skip(f"{problem}: start Docker with Compose v2 to run the end-to-end tests")
+
+
+@pytest.fixture
+def stack(docker):
+    stack = Stack()
+    yield stack
+    stack.down()

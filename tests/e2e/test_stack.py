@@ -1,0 +1,100 @@
+"""The stack as users run it: make up, steady load, make scale, make down / clean, a Redis outage."""
+
+import time
+
+import pytest
+
+from stack import assert_exact
+
+pytestmark = pytest.mark.e2e
+
+
+def test_up_serves_three_replicas_each_a_fair_share(stack):
+    output = stack.make("up", "SCALE=3").stdout
+    assert f"http://127.0.0.1:{stack.port}/" in output
+    replicas = stack.replica_names()
+    assert len(replicas) == 3
+
+    served_by = {}
+    for _ in range(300):
+        status, response, body = stack.get("/")
+        assert status == 200, body
+        name = response.getheader("X-Served-By")
+        served_by[name] = served_by.get(name, 0) + 1
+    assert set(served_by) == replicas
+    assert min(served_by.values()) >= 45, served_by  # none below 15%
+    stats = stack.stats()
+    assert stats["total"] == stack.count() == 300
+    assert stats["replicas"] == served_by
+
+
+def test_concurrent_keepalive_clients_are_counted_exactly(stack):
+    stack.make("up", "SCALE=3")
+    before = stack.count()
+    result = stack.load(clients=16, seconds=20)
+    assert result.failed_attempts == 0, result.attempts
+    assert result.successes > 1000
+    assert_exact(stack, result, before)
+
+
+def test_live_scaling_under_load_fails_nothing_and_new_replicas_serve_within_10s(stack):
+    stack.make("up", "SCALE=3")
+    lb_started = stack.inspect("lb", "{{.Id}} {{.State.StartedAt}} {{.RestartCount}}")
+    before = stack.count()
+    seen = {}
+
+    def scale_out_then_in():
+        time.sleep(3)
+        old = stack.replica_names()
+        stack.make("scale", "SCALE=6")
+        scaled_at = time.monotonic()
+        new = stack.replica_names() - old
+        assert len(new) == 3
+        while time.monotonic() - scaled_at < 10 and not new <= set(stack.stats()["replicas"]):
+            time.sleep(0.2)
+        seen["new replicas serving after"] = time.monotonic() - scaled_at
+        seen["new replicas served"] = new <= set(stack.stats()["replicas"])
+        time.sleep(3)
+        stack.make("scale", "SCALE=2")
+        time.sleep(3)
+
+    result = stack.load(clients=16, seconds=25, during=scale_out_then_in)
+    assert seen["new replicas served"], seen
+    assert len(stack.replica_names()) == 2
+    assert result.failed_attempts == 0, result.attempts
+    assert_exact(stack, result, before)
+    # The same nginx, never restarted: it followed the replicas through DNS alone.
+    assert stack.inspect("lb", "{{.Id}} {{.State.StartedAt}} {{.RestartCount}}") == lb_started
+    assert lb_started.endswith(" 0")
+
+
+def test_down_keeps_the_count_and_clean_resets_it(stack):
+    stack.make("up", "SCALE=1")
+    for _ in range(5):
+        stack.get("/")
+    stack.make("down")
+    assert stack.containers("redis") == []
+    stack.make("up", "SCALE=1")
+    assert stack.count() == 5
+    stack.make("clean")
+    stack.make("up", "SCALE=1")
+    assert stack.count() == 0
+
+
+def test_redis_outage_gives_503_then_serving_resumes_exactly(stack):
+    stack.make("up", "SCALE=2")
+    before = stack.count()
+
+    def outage():
+        time.sleep(3)
+        stack.compose("stop", "redis")
+        time.sleep(4)
+        stack.compose("start", "redis")
+
+    result = stack.load(clients=16, seconds=15, retry=True, during=outage)
+    assert set(result.attempts) <= {200, 503}, result.attempts
+    assert result.attempts[503] > 0, "the outage was not noticed"
+    assert result.slowest < 10, result.slowest  # answered, not hung
+    assert result.gave_up == 0  # every request succeeded once Redis was back
+    assert_exact(stack, result, before)
+    assert stack.get("/readyz")[0] == 200

@@ -1,0 +1,83 @@
+"""A Compose project of the counter for the end-to-end tests, driven as users drive it: with make."""
+
+import json
+import os
+import subprocess
+import uuid
+
+import load_client
+from support import ROOT, free_port
+
+PREFIX = "counter-e2e-"
+
+
+class Stack:
+    """One Compose project of the counter, driven as a user drives it: with make."""
+
+    def __init__(self):
+        self.name = PREFIX + uuid.uuid4().hex[:8]
+        self.port = free_port()
+        self.env = dict(
+            os.environ, COMPOSE_PROJECT_NAME=self.name, LB_PORT=str(self.port), LB_BIND="127.0.0.1"
+        )
+
+    def run(self, *command, check=True, timeout=600):
+        done = subprocess.run(
+            command, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(command)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+            )
+        return done
+
+    def make(self, *args, **kwargs):
+        return self.run("make", *args, **kwargs)
+
+    def compose(self, *args, **kwargs):
+        return self.run("docker", "compose", *args, **kwargs)
+
+    def containers(self, service):
+        return self.compose("ps", "--quiet", "--status", "running", service).stdout.split()
+
+    def inspect(self, service, template):
+        """`docker inspect` of the service's one running container."""
+        (container,) = self.containers(service)
+        return self.run("docker", "inspect", "--format", template, container).stdout.strip()
+
+    def replica_names(self):
+        """The hostnames of the running web replicas: Docker gives each its short container id."""
+        return {container[:12] for container in self.containers("web")}
+
+    def get(self, path, headers=None):
+        client = load_client.Client(self.port)
+        try:
+            return client.get(path, headers)
+        finally:
+            client.close()
+
+    def json(self, path):
+        status, _, body = self.get(path)
+        assert status == 200, (path, status, body)
+        return json.loads(body)
+
+    def count(self):
+        return self.json("/count")["count"]
+
+    def stats(self):
+        return self.json("/stats")
+
+    def load(self, **kwargs):
+        return load_client.run(self.port, **kwargs)
+
+    def down(self):
+        self.compose("--profile", "loadtest", "down", "--volumes", "--remove-orphans", check=False)
+
+
+def assert_exact(stack, result, before):
+    """The promise: every count handed out once, and the counter moved by exactly the successes."""
+    assert not result.bad_bodies, result.bad_bodies[:3]
+    assert len(set(result.counts)) == len(result.counts), "a count value was handed out twice"
+    stats = stack.stats()
+    assert stats["total"] - before == result.successes, (stats["total"], before, result.successes)
+    assert sum(stats["replicas"].values()) == stats["total"]

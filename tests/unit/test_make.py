@@ -1,0 +1,47 @@
+"""The Makefile's front door: help, and clear one-line refusals before anything starts."""
+
+import os
+import re
+import subprocess
+
+import pytest
+
+from support import ROOT
+
+
+def make(*args, **env):
+    return subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=ROOT,
+        env=dict(os.environ, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_help_is_the_default_and_lists_every_target_once():
+    declared = re.findall(r"^\.PHONY: ([a-z-]+) +## ", (ROOT / "Makefile").read_text(), re.M)
+    shown = re.findall(r"^  make (\S+) ", make().stdout, re.M)
+    assert shown == declared
+    for target in ("up", "scale", "down", "clean", "ps", "logs", "reset", "stats", "test", "help"):
+        assert target in shown
+
+
+@pytest.mark.parametrize("target", ["up", "scale"])
+@pytest.mark.parametrize("scale", ["0", "abc", "-1", "65", "3.5", ""])
+def test_bad_scale_is_refused_before_anything_starts(target, scale):
+    # A Docker host that does not exist: had the script gone past the check, it would say so.
+    done = make(target, f"SCALE={scale}", DOCKER_HOST="unix:///nonexistent/docker.sock")
+    assert done.returncode != 0
+    first_line = done.stderr.splitlines()[0]
+    assert first_line == f"{target}.sh: SCALE must be a whole number from 1 to 64, got '{scale}'"
+
+
+def test_up_without_a_docker_engine_says_so_in_one_line():
+    done = make("up", "SCALE=2", DOCKER_HOST="unix:///nonexistent/docker.sock")
+    assert done.returncode != 0
+    assert done.stderr.splitlines()[0] in (
+        "up.sh: the Docker engine does not answer: start it (dockerd or Docker Desktop)",
+        "up.sh: Docker is not installed: see README.md, Prerequisites",
+    )
