@@ -2,6 +2,8 @@
 ARG BASE
 FROM ${BASE}
 COPY host-ca.crt /usr/local/share/host-ca.crt
+# Stand-ins follow Debian sid, whose versions move daily: pinning them would only break.
+# hadolint ignore=DL3008
 RUN apt-get -o Acquire::Check-Valid-Until=false update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
  && rm -rf /var/lib/apt/lists/* \

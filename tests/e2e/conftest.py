@@ -46,3 +46,12 @@ def stack(docker):
     stack = Stack()
     yield stack
     stack.down()
+
+
+@pytest.fixture(scope="module")
+def shared_stack(docker):
+    """One stack for a module of tests that each leave the count as they found it."""
+    stack = Stack()
+    stack.make("up", "SCALE=2")
+    yield stack
+    stack.down()

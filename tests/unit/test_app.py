@@ -78,7 +78,16 @@ def test_bad_idempotency_keys_get_400_with_a_reason_and_count_nothing(client):
     assert client.get("/count").get_json() == {"count": 1}
 
 
+def test_query_strings_are_refused_and_count_nothing(client):
+    for path in ("/?n=1", "/count?x", "/stats?a=b&c=d"):
+        response = client.get(path)
+        assert response.status_code == 400, path
+        assert response.get_data(as_text=True) == "400 Bad Request: no query string is accepted here\n"
+    assert client.get("/count").get_json() == {"count": 0}
+
+
 def test_unknown_path_is_404_in_one_line(client):
+    assert client.get("/count/").status_code == 404
     response = client.get("/nope")
     assert response.status_code == 404
     assert response.get_data(as_text=True) == "404 Not Found\n"

@@ -34,6 +34,13 @@ def request_key():
     return None
 
 
+@bp.before_request
+def no_query_strings():
+    # No endpoint takes parameters; a query string is a mistake or a probe.
+    if request.query_string:
+        raise BadRequest("no query string is accepted here")
+
+
 @bp.get("/")
 def hello():
     key = request_key()

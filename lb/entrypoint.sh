@@ -1,0 +1,25 @@
+#!/bin/sh
+# Writes the optional per-client rate limit (RATE_LIMIT requests per second), then runs nginx.
+set -eu
+
+limits=/tmp/rate_limit.conf
+rate=${RATE_LIMIT:-}
+if [ -z "$rate" ] || [ "$rate" = off ]; then
+  : >"$limits"
+else
+  case "$rate" in
+    *[!0-9]* | 0*) echo "lb: RATE_LIMIT must be a whole number of requests per second, or off; got '$rate'" >&2; exit 1 ;;
+  esac
+  burst=${RATE_BURST:-$rate}
+  case "$burst" in
+    '' | *[!0-9]*) echo "lb: RATE_BURST must be a whole number; got '$burst'" >&2; exit 1 ;;
+  esac
+  cat >"$limits" <<CONF
+limit_req_zone \$binary_remote_addr zone=per_client:10m rate=${rate}r/s;
+limit_req zone=per_client burst=$burst nodelay;
+limit_req_status 429;
+CONF
+fi
+
+# -e stderr: no attempt to open the log path compiled into the binary.
+exec nginx -e stderr -g 'daemon off;'
