@@ -1,4 +1,4 @@
-# counter: `make help` lists what you can do.
+# counter: `make help` lists what you can do. Defaults of the variables live in the scripts.
 SCALE ?= 3
 SERVICE ?=
 
@@ -45,6 +45,18 @@ reset:
 stats:
 	@docker compose exec -T web python -m counter.report
 
+.PHONY: load  ## headless locust run: USERS=50 SPAWN_RATE=10 DURATION=30s WORKERS=0 MAX_FAIL_RATIO=0
+load:
+	@scripts/load.sh
+
+.PHONY: load-ui  ## locust's web UI on port 8089 (WORKERS=0); then make check
+load-ui:
+	@scripts/load-ui.sh
+
+.PHONY: check  ## exactness verdict of the newest locust run (or REPORT=reports/...)
+check:
+	@scripts/check.sh
+
 .PHONY: secrets  ## make the Redis passwords if they are missing (make up does this)
 secrets:
 	@scripts/secrets.sh
@@ -53,10 +65,15 @@ secrets:
 offline-images:
 	@scripts/offline-images.sh
 
-.PHONY: test  ## lint, then run every test: unit, integration and end-to-end in Docker
-test: $(VENV)/.installed
+.PHONY: lint  ## check style and the Dockerfiles and shell scripts (ruff, hadolint, shellcheck)
+lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/hadolint web/Dockerfile lb/Dockerfile loadtest/Dockerfile scripts/standin/*.Dockerfile
+	$(VENV)/bin/shellcheck -x scripts/*.sh lb/entrypoint.sh .ci/run
+
+.PHONY: test  ## lint, then run every test: unit, integration and end-to-end in Docker
+test: lint
 	$(PYTHON) -m pytest
 
 $(VENV)/.installed: requirements-dev.txt web/requirements.txt

@@ -4,10 +4,16 @@
 die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }
 say() { printf '==> %s\n' "$*"; }
 
-# A whole number from 1 to max, or stop with a reason: check_count NAME VALUE MAX
-check_count() {
-  [[ $2 =~ ^[0-9]+$ ]] && (( 10#$2 >= 1 && 10#$2 <= $3 )) \
-    || die "$1 must be a whole number from 1 to $3, got '$2'"
+# A whole number from min to max, or stop with a reason: check_range NAME VALUE MIN MAX
+check_range() {
+  if ! [[ $2 =~ ^[0-9]+$ ]] || (( 10#$2 < $3 || 10#$2 > $4 )); then
+    die "$1 must be a whole number from $3 to $4, got '$2'"
+  fi
+}
+
+# A number matching a pattern, or stop with a reason: check_pattern NAME VALUE REGEX WHAT
+check_pattern() {
+  [[ $2 =~ $3 ]] || die "$1 must be $4, got '$2'"
 }
 
 require_docker() {
@@ -17,6 +23,16 @@ require_docker() {
 }
 
 compose() { docker compose "$@"; }
+
+# Locust's containers run as the invoking user, so that what they write in reports/ is theirs.
+use_host_user() {
+  LOCUST_USER="$(id -u):$(id -g)"
+  export LOCUST_USER
+}
+
+require_running_stack() {
+  [ -n "$(compose ps --quiet --status running lb)" ] || die "the stack is not running: start it with 'make up'"
+}
 
 # The host port the load balancer is published on (empty if it is not running).
 lb_port() { compose port lb 8080 2>/dev/null | sed 's/.*://'; }

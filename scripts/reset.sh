@@ -6,6 +6,7 @@ source scripts/lib.sh
 
 require_docker
 [ -n "$(compose ps --quiet --status running redis)" ] || die "redis is not running: start the stack with 'make up'"
+# shellcheck disable=SC2016  # expanded inside the container, where the secret is
 compose exec -T redis sh -c \
   'REDISCLI_AUTH="$(cat /run/secrets/redis_admin_password)" redis-cli --no-auth-warning --user admin FLUSHDB' >/dev/null \
   || die "redis refused the reset"

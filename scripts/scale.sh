@@ -5,9 +5,9 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 scale=${1-}
-check_count SCALE "$scale" "${MAX_SCALE:-64}"
+check_range SCALE "$scale" 1 "${MAX_SCALE:-64}"
 require_docker
-[ -n "$(compose ps --quiet --status running lb)" ] || die "the stack is not running: start it with 'make up'"
+require_running_stack
 say "scaling web to $scale replicas"
 # Only web changes: no rebuild, running replicas are kept, leaving ones finish their requests.
 compose up --detach --no-build --no-recreate --scale "web=$scale" --wait web \

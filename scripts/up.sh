@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 scale=${1-3}
-check_count SCALE "$scale" "${MAX_SCALE:-64}"
+check_range SCALE "$scale" 1 "${MAX_SCALE:-64}"
 require_docker
 scripts/secrets.sh
 say "starting $scale web replicas"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The exactness verdict for a locust run: REPORT=reports/<time> or, by default, the newest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+shopt -s nullglob
+runs=(reports/*/)   # named by start time, so the last is the newest
+report=${REPORT:-${runs[-1]:-}}
+report=${report%/}
+[ -n "$report" ] || die "no run to check: reports/ is empty (run 'make load' first)"
+[ -f "$report/before.json" ] || die "$report is not a locust run's report"
+check_pattern MAX_FAIL_RATIO "${MAX_FAIL_RATIO-0}" '^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$' "a ratio from 0 to 1"
+require_docker
+require_running_stack
+use_host_user
+compose --profile loadtest run --rm --no-deps locust-master \
+  python exactness.py "/$report" --max-fail-ratio "${MAX_FAIL_RATIO-0}"

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# A headless locust run against the running stack, bounded by DURATION, with WORKERS worker
+# processes (0: one process). Writes reports/<time>/ and ends with the exactness verdict.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+users=${USERS-50} spawn_rate=${SPAWN_RATE-10} duration=${DURATION-30s}
+workers=${WORKERS-0} max_fail_ratio=${MAX_FAIL_RATIO-0}
+check_range USERS "$users" 1 100000
+check_pattern SPAWN_RATE "$spawn_rate" '^([1-9][0-9]*(\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*)$' "a number of users per second above 0"
+check_pattern DURATION "$duration" '^([0-9]+h)?([0-9]+m)?([0-9]+s)?$' "a time such as 30s, 5m or 1h30m"
+[ -n "$duration" ] && [[ $duration =~ [1-9] ]] || die "DURATION must be a time such as 30s, 5m or 1h30m, got '$duration'"
+check_range WORKERS "$workers" 0 64
+check_pattern MAX_FAIL_RATIO "$max_fail_ratio" '^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$' "a ratio from 0 to 1"
+require_docker
+require_running_stack
+
+mkdir -p reports
+report=$(mktemp -d "reports/$(date -u +%Y%m%dT%H%M%SZ)-XXXX")
+chmod 755 "$report"
+use_host_user
+loadtest() { compose --profile loadtest "$@"; }
+# shellcheck disable=SC2329  # called by the trap
+stop_workers() { loadtest rm --stop --force locust-worker >/dev/null 2>&1 || true; }
+trap stop_workers EXIT
+
+say "building the load generator"
+loadtest build --quiet locust-master locust-worker
+if (( workers > 0 )); then
+  say "starting $workers locust workers"
+  loadtest up --detach --no-deps --scale "locust-worker=$workers" locust-worker
+fi
+say "$users users, $spawn_rate new per second, for $duration (report in $report/)"
+status=0
+loadtest run --rm --no-deps --use-aliases locust-master python run.py \
+  --report "/$report" --users "$users" --spawn-rate "$spawn_rate" --duration "$duration" \
+  --workers "$workers" --max-fail-ratio "$max_fail_ratio" || status=$?
+say "report: $report/report.html, summary.json, summary.png"
+exit "$status"
