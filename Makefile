@@ -57,6 +57,10 @@ load-ui:
 check:
 	@scripts/check.sh
 
+.PHONY: bench  ## measure throughput and latency at BENCH_REPLICAS (1 2 3 4) against baselines; reports/bench-*
+bench:
+	@scripts/bench.sh
+
 .PHONY: secrets  ## make the Redis passwords if they are missing (make up does this)
 secrets:
 	@scripts/secrets.sh
@@ -69,7 +73,7 @@ offline-images:
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/hadolint web/Dockerfile lb/Dockerfile loadtest/Dockerfile scripts/standin/*.Dockerfile
+	$(VENV)/bin/hadolint */Dockerfile scripts/standin/*.Dockerfile
 	$(VENV)/bin/shellcheck -x scripts/*.sh lb/entrypoint.sh .ci/run
 
 .PHONY: test  ## lint, then run every test: unit, integration and end-to-end in Docker

@@ -22,12 +22,12 @@ require_docker() {
   docker compose version >/dev/null 2>&1 || die "Compose v2 is missing: 'docker compose' does not work (install the compose plugin)"
 }
 
-compose() { docker compose "$@"; }
+compose() { COMPOSE_BAKE=false docker compose "$@"; }
 
-# Locust's containers run as the invoking user, so that what they write in reports/ is theirs.
+# Containers that write reports/ run as the invoking user, so that what they write is theirs.
 use_host_user() {
-  LOCUST_USER="$(id -u):$(id -g)"
-  export LOCUST_USER
+  HOST_USER="$(id -u):$(id -g)"
+  export HOST_USER
 }
 
 require_running_stack() {

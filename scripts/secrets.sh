@@ -21,6 +21,6 @@ umask 022
 cat >"$dir/redis_users.acl" <<ACL
 user default off resetpass ~* &* +@all
 user admin on #$(hash "$dir/redis_admin_password") ~* &* +@all
-user counter on #$(hash "$dir/redis_app_password") resetchannels ~counter:* -@all +ping +get +set +incr +hincrby +hgetall +multi +exec +discard +eval +evalsha +script|load
+user counter on #$(hash "$dir/redis_app_password") resetchannels ~counter:* -@all +ping +get +set +incr +incrby +hincrby +hgetall +multi +exec +discard +eval +evalsha +script|load
 ACL
 chmod 644 "$dir"/*
