@@ -81,6 +81,19 @@ def test_down_keeps_the_count_and_clean_resets_it(stack):
     assert stack.count() == 0
 
 
+def test_stats_shows_each_replicas_share_and_reset_zeroes_the_count(stack):
+    stack.make("up", "SCALE=2")
+    for _ in range(10):
+        stack.get("/")
+    table = stack.make("stats").stdout.splitlines()
+    assert table[0].split() == ["replica", "requests", "share"]
+    assert {line.split()[0] for line in table[2:-2]} == stack.replica_names()
+    assert table[-1].split() == ["total", "10", "100.0%"]
+    assert "counter reset to 0" in stack.make("reset").stdout
+    assert stack.stats() == {"total": 0, "replicas": {}}
+    assert stack.get("/")[2] == "Hello World! I have been seen 1 times.\n"
+
+
 def test_redis_outage_gives_503_then_serving_resumes_exactly(stack):
     stack.make("up", "SCALE=2")
     before = stack.count()
