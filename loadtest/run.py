@@ -19,12 +19,14 @@ HERE = Path(__file__).resolve().parent
 def locust_command(args, report):
     command = ["locust", "-f", str(HERE / "locustfile.py"), "--host", args.host]
     command += ["--csv", str(report / "locust"), "--html", str(report / "report.html")]
+    # A stopped test lets each user finish the request it has sent, so none is counted unseen.
+    command += ["--stop-timeout", "10"]
     if args.workers:
         command += ["--master", "--expect-workers", str(args.workers)]
     if args.ui:
         return command + ["--web-port", "8089"]
     command += ["--headless", "--users", str(args.users), "--spawn-rate", str(args.spawn_rate)]
-    command += ["--run-time", args.duration, "--stop-timeout", "10"]
+    command += ["--run-time", args.duration]
     # The final totals: the CSV may miss the last second of a headless run.
     return command + ["--json-file", str(report / "locust")]
 

@@ -4,8 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-shopt -s nullglob
-runs=(reports/*/)   # named by start time, so the last is the newest
+runs=()   # locust runs (they hold before.json), named by start time: the last is the newest
+for dir in reports/*/; do [ -f "$dir/before.json" ] && runs+=("$dir"); done
 report=${REPORT:-${runs[-1]:-}}
 report=${report%/}
 [ -n "$report" ] || die "no run to check: reports/ is empty (run 'make load' first)"
