@@ -36,8 +36,8 @@ cp "$ca_bundle" "$work/host-ca.crt"
 for name in python nginx redis; do
   say "building counter-standin/$name"
   docker build --quiet --build-arg "BASE=$base" -f "$work/$name.Dockerfile" \
-    -t "counter-standin/$name:latest" "$work" >/dev/null \
-    || die "building counter-standin/$name failed"
+    -t "counter-standin/$name:latest" "$work" >/dev/null 2>"$work/build.log" \
+    || { tail -n 30 "$work/build.log" >&2; die "building counter-standin/$name failed"; }
 done
 
 # Compose reads .env: from now on `make up` uses the stand-ins.

@@ -32,7 +32,7 @@ class Stack:
         return done
 
     def make(self, *args, **kwargs):
-        return self.run("make", *args, **kwargs)
+        return self.run("make", "--no-print-directory", *args, **kwargs)
 
     def compose(self, *args, **kwargs):
         return self.run("docker", "compose", *args, **kwargs)
