@@ -56,8 +56,8 @@ class CounterStore:
 
 
 def connect(config):
-    """A client built from the app's settings. It retries transient errors with backoff,
-    which is safe because increments are idempotent."""
+    """A client built from the app's settings. It retries transient errors with backoff, which
+    cannot count twice: every request through nginx carries a key, and a key counts once."""
     password = None
     if config["REDIS_PASSWORD_FILE"]:
         with open(config["REDIS_PASSWORD_FILE"]) as secret:

@@ -14,8 +14,8 @@ REPLICA = socket.gethostname()
 KEY_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
-def text(body, status=200, **headers):
-    return Response(body, status, headers, content_type="text/plain; charset=utf-8")
+def text(body, headers=None):
+    return Response(body, 200, headers, content_type="text/plain; charset=utf-8")
 
 
 def request_key():
@@ -44,14 +44,14 @@ def no_query_strings():
 @bp.get("/")
 def hello():
     key = request_key()
+    headers = {"X-Served-By": REPLICA, "Cache-Control": "no-store"}
     if request.method == "HEAD":
         # Probes and link checkers send HEAD; only a GET that shows the count counts.
-        return text("", **{"X-Served-By": REPLICA, "Cache-Control": "no-store"})
+        return text("", headers)
     count, replayed = get_store().increment(REPLICA, key)
-    headers = {"X-Served-By": REPLICA, "Cache-Control": "no-store"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return text(f"Hello World! I have been seen {count} times.\n", **headers)
+    return text(f"Hello World! I have been seen {count} times.\n", headers)
 
 
 @bp.get("/count")
