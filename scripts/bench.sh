@@ -25,9 +25,7 @@ bench() { compose --profile bench "$@"; }
 remove_stack() { bench down --volumes --remove-orphans >/dev/null 2>&1 || true; }
 trap remove_stack EXIT
 
-mkdir -p reports
-report=$(mktemp -d "reports/bench-$(date -u +%Y%m%dT%H%M%SZ)-XXXX")
-chmod 755 "$report"
+report=$(new_report_dir bench-)
 printf '{"replicas": "%s", "warmup": %s, "duration": %s, "connections": %s, "web_cpus": "%s"}\n' \
   "$replicas" "$warmup" "$duration" "$connections" "$web_cpus" >"$report/settings.json"
 

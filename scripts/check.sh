@@ -10,7 +10,7 @@ report=${REPORT:-${runs[-1]:-}}
 report=${report%/}
 [ -n "$report" ] || die "no run to check: reports/ is empty (run 'make load' first)"
 [ -f "$report/before.json" ] || die "$report is not a locust run's report"
-check_pattern MAX_FAIL_RATIO "${MAX_FAIL_RATIO-0}" '^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$' "a ratio from 0 to 1"
+check_ratio MAX_FAIL_RATIO "${MAX_FAIL_RATIO-0}"
 require_docker
 require_running_stack
 use_host_user

@@ -16,6 +16,17 @@ check_pattern() {
   [[ $2 =~ $3 ]] || die "$1 must be $4, got '$2'"
 }
 
+check_ratio() { check_pattern "$1" "$2" '^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$' "a ratio from 0 to 1"; }
+
+# A new folder for a run's files, named by its start time: new_report_dir [PREFIX] [SUFFIX]
+new_report_dir() {
+  local dir
+  mkdir -p reports
+  dir=$(mktemp -d "reports/${1:-}$(date -u +%Y%m%dT%H%M%SZ)${2:-}-XXXX")
+  chmod 755 "$dir"
+  echo "$dir"
+}
+
 require_docker() {
   command -v docker >/dev/null 2>&1 || die "Docker is not installed: see README.md, Prerequisites"
   docker info >/dev/null 2>&1 || die "the Docker engine does not answer: start it (dockerd or Docker Desktop)"

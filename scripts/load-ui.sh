@@ -10,9 +10,7 @@ check_range WORKERS "$workers" 0 64
 require_docker
 require_running_stack
 
-mkdir -p reports
-report=$(mktemp -d "reports/$(date -u +%Y%m%dT%H%M%SZ)-ui-XXXX")
-chmod 755 "$report"
+report=$(new_report_dir "" -ui)
 use_host_user
 export LOCUST_REPORT="/$report" WORKERS="$workers"
 compose --profile loadtest up --detach --build --no-deps --scale "locust-worker=$workers" \

@@ -12,13 +12,11 @@ check_pattern SPAWN_RATE "$spawn_rate" '^([1-9][0-9]*(\.[0-9]+)?|0\.[0-9]*[1-9][
 check_pattern DURATION "$duration" '^([0-9]+h)?([0-9]+m)?([0-9]+s)?$' "a time such as 30s, 5m or 1h30m"
 [ -n "$duration" ] && [[ $duration =~ [1-9] ]] || die "DURATION must be a time such as 30s, 5m or 1h30m, got '$duration'"
 check_range WORKERS "$workers" 0 64
-check_pattern MAX_FAIL_RATIO "$max_fail_ratio" '^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$' "a ratio from 0 to 1"
+check_ratio MAX_FAIL_RATIO "$max_fail_ratio"
 require_docker
 require_running_stack
 
-mkdir -p reports
-report=$(mktemp -d "reports/$(date -u +%Y%m%dT%H%M%SZ)-XXXX")
-chmod 755 "$report"
+report=$(new_report_dir)
 use_host_user
 loadtest() { compose --profile loadtest "$@"; }
 # shellcheck disable=SC2329  # called by the trap

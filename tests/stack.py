@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import time
 import uuid
 
 import load_client
@@ -69,6 +70,17 @@ class Stack:
 
     def load(self, **kwargs):
         return load_client.run(self.port, **kwargs)
+
+    def redis_outage(self, *stop, after, down_for):
+        """A `during` for load(): after a while, `docker compose <stop...> redis`, then start it."""
+
+        def outage():
+            time.sleep(after)
+            self.compose(*stop, "redis")
+            time.sleep(down_for)
+            self.compose("start", "redis")
+
+        return outage
 
     def down(self):
         self.compose("--profile", "loadtest", "down", "--volumes", "--remove-orphans", check=False)

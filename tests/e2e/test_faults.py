@@ -71,13 +71,8 @@ def test_redis_killed_under_load_loses_no_answered_increment(stack):
     stack.make("up", "SCALE=2")
     before = stack.count()
 
-    def crash_redis():
-        time.sleep(4)
-        stack.compose("kill", "--signal", "KILL", "redis")
-        time.sleep(3)
-        stack.compose("start", "redis")
-
-    result = stack.load(clients=16, seconds=16, retry=True, during=crash_redis)
+    crash = stack.redis_outage("kill", "--signal", "KILL", after=4, down_for=3)
+    result = stack.load(clients=16, seconds=16, retry=True, during=crash)
     assert set(result.attempts) <= {200, 503}, result.attempts
     assert result.attempts[503] > 0, "the crash was not noticed"
     assert result.gave_up == 0

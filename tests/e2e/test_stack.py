@@ -98,12 +98,7 @@ def test_redis_outage_gives_503_then_serving_resumes_exactly(stack):
     stack.make("up", "SCALE=2")
     before = stack.count()
 
-    def outage():
-        time.sleep(3)
-        stack.compose("stop", "redis")
-        time.sleep(4)
-        stack.compose("start", "redis")
-
+    outage = stack.redis_outage("stop", after=3, down_for=4)
     result = stack.load(clients=16, seconds=15, retry=True, during=outage)
     assert set(result.attempts) <= {200, 503}, result.attempts
     assert result.attempts[503] > 0, "the outage was not noticed"
