@@ -1,7 +1,7 @@
 """Every error leaves as one short line of text with the right status; tracebacks stay in the log."""
 
 from flask import Response, current_app
-from redis.exceptions import ConnectionError, TimeoutError
+from redis import exceptions as redis_errors
 from werkzeug.exceptions import HTTPException
 
 
@@ -22,6 +22,13 @@ def store_unreachable(error):
     return one_line(503, "503 Service Unavailable: the counter store cannot be reached", {"Retry-After": "1"})
 
 
+def login_refused(error):
+    current_app.logger.error(
+        "Redis refused the app's login: %s (check REDIS_USERNAME and REDIS_PASSWORD_FILE)", error
+    )
+    return one_line(500, "500 Internal Server Error: the counter store refused the app's login")
+
+
 def unexpected(error):
     current_app.logger.exception("unhandled error")
     return one_line(500, "500 Internal Server Error")
@@ -30,6 +37,8 @@ def unexpected(error):
 def init_app(app):
     app.register_error_handler(HTTPException, http_error)
     # BusyLoadingError (Redis replaying its log after a restart) is a ConnectionError too.
-    app.register_error_handler(ConnectionError, store_unreachable)
-    app.register_error_handler(TimeoutError, store_unreachable)
+    app.register_error_handler(redis_errors.ConnectionError, store_unreachable)
+    app.register_error_handler(redis_errors.TimeoutError, store_unreachable)
+    # A ConnectionError to redis-py, but no outage: retrying elsewhere or later cannot help.
+    app.register_error_handler(redis_errors.AuthenticationError, login_refused)
     app.register_error_handler(Exception, unexpected)

@@ -2,8 +2,8 @@
 
 from flask import current_app
 from redis import Redis
+from redis import exceptions as redis_errors
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError, TimeoutError
 from redis.retry import Retry
 
 TOTAL = "counter:total"
@@ -55,6 +55,23 @@ class CounterStore:
         return self.client.ping()
 
 
+class RetryOutages(Retry):
+    """Retries a lost or slow connection, never a refused login: redis-py's AuthenticationError
+    is a ConnectionError, but a wrong password stays wrong however often it is sent."""
+
+    def call_with_retry(self, do, fail, is_retryable=None, with_failure_count=False):
+        def retryable(error):
+            if isinstance(error, redis_errors.AuthenticationError):
+                return False
+            return is_retryable is None or is_retryable(error)
+
+        return super().call_with_retry(do, fail, retryable, with_failure_count)
+
+
+class LoginRefused(RuntimeError):
+    """Redis refused the app's credentials: a configuration error, not an outage."""
+
+
 def connect(config):
     """A client built from the app's settings. It retries transient errors with backoff, which
     cannot count twice: every request through nginx carries a key, and a key counts once."""
@@ -62,20 +79,38 @@ def connect(config):
     if config["REDIS_PASSWORD_FILE"]:
         with open(config["REDIS_PASSWORD_FILE"]) as secret:
             password = secret.read().strip()
+    outages = [redis_errors.ConnectionError, redis_errors.TimeoutError]
     return Redis.from_url(
         config["REDIS_URL"],
         username=config["REDIS_USERNAME"] or None,
         password=password,
         socket_timeout=config["REDIS_TIMEOUT"],
         socket_connect_timeout=config["REDIS_TIMEOUT"],
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), config["REDIS_RETRIES"]),
-        retry_on_error=[ConnectionError, TimeoutError],
+        retry=RetryOutages(ExponentialBackoff(cap=0.5, base=0.05), config["REDIS_RETRIES"], tuple(outages)),
+        retry_on_error=outages,
     )
 
 
+def check_login(client, config):
+    """Fail at start when Redis refuses the credentials, so the replica never turns healthy and
+    its log names the cause. Redis not answering yet is no reason to fail: /readyz says it."""
+    try:
+        client.ping()
+    except redis_errors.AuthenticationError as error:
+        user = config["REDIS_USERNAME"] or "default"
+        raise LoginRefused(
+            f"Redis refused the login of user {user!r} ({error}): check REDIS_USERNAME and the "
+            f"password in REDIS_PASSWORD_FILE against Redis's ACL"
+        ) from None
+    except (redis_errors.ConnectionError, redis_errors.TimeoutError) as error:
+        current_app.logger.warning("counter store not reachable yet: %s", error)
+
+
 def init_app(app):
-    store = CounterStore(connect(app.config), app.config["IDEMPOTENCY_WINDOW"])
-    app.extensions["counter_store"] = store
+    client = connect(app.config)
+    with app.app_context():
+        check_login(client, app.config)
+    app.extensions["counter_store"] = CounterStore(client, app.config["IDEMPOTENCY_WINDOW"])
 
 
 def get_store():

@@ -1,10 +1,13 @@
-"""`make stats`: the count and each replica's share of it, as a table."""
+"""Commands for operators: `flask --app counter stats` (what `make stats` runs in a replica)."""
 
-from . import settings_from_env
-from .store import CounterStore, connect
+import click
+from flask.cli import with_appcontext
+
+from .store import get_store
 
 
 def table(stats):
+    """The count and each replica's share of it, largest first."""
     total = stats["total"]
     rows = [("replica", "requests", "share")]
     for name, n in sorted(stats["replicas"].items(), key=lambda item: (-item[1], item[0])):
@@ -17,10 +20,12 @@ def table(stats):
     return "\n".join(lines)
 
 
-def main():
-    config = settings_from_env()
-    print(table(CounterStore(connect(config), config["IDEMPOTENCY_WINDOW"]).stats()))
+@click.command("stats")
+@with_appcontext
+def stats_command():
+    """Show the count and each replica's share."""
+    click.echo(table(get_store().stats()))
 
 
-if __name__ == "__main__":
-    main()
+def init_app(app):
+    app.cli.add_command(stats_command)
