@@ -1,6 +1,4 @@
 # counter: `make help` lists what you can do. Defaults of the variables live in the scripts.
-SCALE ?= 3
-SERVICE ?=
 
 SHELL := bash
 .DEFAULT_GOAL := help
@@ -15,11 +13,11 @@ help:
 
 .PHONY: up  ## build and start the stack with SCALE web replicas (default 3), wait, print the URL
 up:
-	@scripts/up.sh "$(SCALE)"
+	@scripts/up.sh
 
-.PHONY: scale  ## change the running stack to SCALE web replicas, with no downtime
+.PHONY: scale  ## change the running stack to SCALE web replicas (required), with no downtime
 scale:
-	@scripts/scale.sh "$(SCALE)"
+	@scripts/scale.sh
 
 .PHONY: down  ## stop the stack; the count is kept
 down:
@@ -43,7 +41,7 @@ reset:
 
 .PHONY: stats  ## show the count and each replica's share
 stats:
-	@docker compose exec -T web python -m counter.report
+	@docker compose exec -T web flask --app counter stats
 
 .PHONY: load  ## headless locust run: USERS=50 SPAWN_RATE=10 DURATION=30s WORKERS=0 MAX_FAIL_RATIO=0
 load:
@@ -73,14 +71,18 @@ offline-images:
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/hadolint */Dockerfile scripts/standin/*.Dockerfile
+	$(VENV)/bin/hadolint */Dockerfile bench/tutorial/Dockerfile scripts/standin/*.Dockerfile
 	$(VENV)/bin/shellcheck -x scripts/*.sh lb/entrypoint.sh .ci/run
 
 .PHONY: test  ## lint, then run every test: unit, integration and end-to-end in Docker
 test: lint
 	$(PYTHON) -m pytest
 
-$(VENV)/.installed: requirements-dev.txt web/requirements.txt
+.PHONY: test-fast  ## lint, then the unit and integration tests only (no Docker)
+test-fast: lint
+	$(PYTHON) -m pytest tests/unit tests/integration
+
+$(VENV)/.installed: requirements-dev.txt web/requirements.txt web/pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@

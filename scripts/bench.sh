@@ -11,6 +11,7 @@ warmup=${BENCH_WARMUP-5} duration=${BENCH_DURATION-15} connections=${BENCH_CONNE
 web_cpus=${WEB_CPUS-0.25}
 for n in $replicas; do check_range "a replica count in BENCH_REPLICAS" "$n" 1 16; done
 [ -n "${replicas// /}" ] || die "BENCH_REPLICAS must list replica counts, such as '1 2 3 4'"
+[[ " $replicas " == *" 1 "* ]] || die "BENCH_REPLICAS must include 1: every ratio is against one replica, got '$replicas'"
 check_range BENCH_WARMUP "$warmup" 0 600
 check_range BENCH_DURATION "$duration" 1 600
 check_range BENCH_CONNECTIONS "$connections" 1 256
@@ -31,16 +32,15 @@ printf '{"replicas": "%s", "warmup": %s, "duration": %s, "connections": %s, "web
 
 scripts/secrets.sh >/dev/null
 say "starting the benchmark stack ($COMPOSE_PROJECT_NAME; each replica limited to $web_cpus of a core)"
-bench build --quiet
-bench up --detach --wait --scale web=1 lb tutorial >/dev/null 2>&1 \
-  || die "the benchmark stack did not become healthy"
+quietly "building the benchmark's images" bench build
+quietly "starting the benchmark stack" bench up --detach --wait --scale web=1 lb tutorial lb-static
 
 # measure NAME KIND REPLICAS URL [COUNT_URL] [PACED]: one point, with a CPU sample mid-run.
 measure() {
   local sample_at=$((warmup + duration / 2))
   (sleep "$sample_at"; docker stats --no-stream --format '{{.Name}}\t{{.CPUPerc}}' \
     | grep "^$COMPOSE_PROJECT_NAME-" >"$report/cpu-${1// /-}.tsv") &
-  bench run --rm --no-deps bench python bench.py point --name "$1" --kind "$2" --replicas "$3" \
+  bench run --rm --no-deps bench python measure.py --name "$1" --kind "$2" --replicas "$3" \
     --url "$4" --count-url "${5:-}" --paced "${6:-0}" --connections "$connections" \
     --warmup "$warmup" --duration "$duration" --out "/$report/points.jsonl"
   wait
@@ -48,13 +48,13 @@ measure() {
 
 say "point by point: warm-up ${warmup} s, then ${duration} s measured (twice for the stack: at full and 80% rate)"
 for n in $replicas; do
-  bench up --detach --no-build --no-recreate --wait --scale "web=$n" web >/dev/null 2>&1
+  scale_web "$n"
   measure "stack $n" stack "$n" http://lb:8080/ http://lb:8080/count 0.8
 done
-bench up --detach --no-build --no-recreate --wait --scale web=1 web >/dev/null 2>&1
+scale_web 1
 measure "direct" direct 1 http://web:8000/ http://web:8000/count
-measure "lb static" lb 0 http://lb:8082/
+measure "lb static" lb 0 http://lb-static:8080/
 measure "tutorial" tutorial 1 http://tutorial:8000/
 
-bench run --rm --no-deps bench python bench.py report "/$report"
+bench run --rm --no-deps bench python report.py "/$report"
 say "report: $report/results.md, results.json, bench.png"

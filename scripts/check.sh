@@ -6,7 +6,9 @@ source scripts/lib.sh
 
 runs=()   # locust runs (they hold before.json), named by start time: the last is the newest
 for dir in reports/*/; do [ -f "$dir/before.json" ] && runs+=("$dir"); done
-report=${REPORT:-${runs[-1]:-}}
+latest=""
+if [ ${#runs[@]} -gt 0 ]; then latest=${runs[-1]}; fi
+report=${REPORT:-$latest}
 report=${report%/}
 [ -n "$report" ] || die "no run to check: reports/ is empty (run 'make load' first)"
 [ -f "$report/before.json" ] || die "$report is not a locust run's report"

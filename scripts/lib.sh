@@ -45,24 +45,52 @@ require_running_stack() {
   [ -n "$(compose ps --quiet --status running lb)" ] || die "the stack is not running: start it with 'make up'"
 }
 
-# The host port the load balancer is published on (empty if it is not running).
-lb_port() { compose port lb 8080 2>/dev/null | sed 's/.*://'; }
+# Where the load balancer is published, as host:port (empty if it is not running). A wildcard
+# binding (LB_BIND=0.0.0.0, the default) is reached on 127.0.0.1.
+lb_address() {
+  local address
+  address=$(compose port lb 8080 2>/dev/null | tail -n 1) || return 0
+  case "$address" in
+    0.0.0.0:* | "[::]:"* | :::*) echo "127.0.0.1:${address##*:}" ;;
+    *) echo "$address" ;;
+  esac
+}
 
-# HTTP status of GET path on 127.0.0.1:port, using bash alone: http_status PORT PATH
+# HTTP status of GET path at host:port, using bash alone: http_status HOST:PORT PATH
 http_status() {
   local status
-  exec 3<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || { echo 000; return; }
+  exec 3<>"/dev/tcp/${1%:*}/${1##*:}" 2>/dev/null || { echo 000; return; }
   printf 'GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n' "$2" >&3
   read -r -t 5 _ status _ <&3 || status=000
   exec 3<&-
   echo "${status:-000}"
 }
 
-# Wait until the load balancer answers 200 on path: wait_ready PORT SECONDS
+# Wait until the load balancer answers 200 on /readyz: wait_ready HOST:PORT SECONDS
 wait_ready() {
   local deadline=$((SECONDS + $2))
   until [ "$(http_status "$1" /readyz)" = 200 ]; do
-    (( SECONDS < deadline )) || die "the stack did not answer on port $1 within $2 s (see 'make logs')"
+    (( SECONDS < deadline )) || die "the stack did not answer at $1 within $2 s (see 'make logs')"
     sleep 1
   done
+}
+
+# Run a command quietly; if it fails, stop with its last lines and a reason: quietly WHAT COMMAND...
+quietly() {
+  local what=$1 output
+  shift
+  output=$(mktemp)
+  if ! "$@" >"$output" 2>&1; then
+    tail -n 15 "$output" >&2
+    rm -f "$output"
+    die "$what failed (its last lines are above)"
+  fi
+  rm -f "$output"
+}
+
+# Change the running stack's web tier to N replicas and wait until they are healthy: scale_web N
+# Only web changes: no rebuild, running replicas are kept, leaving ones finish their requests.
+scale_web() {
+  quietly "scaling web to $1 replicas" \
+    compose up --detach --no-build --no-recreate --scale "web=$1" --wait web
 }

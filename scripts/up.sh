@@ -4,13 +4,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-scale=${1-3}
+scale=${SCALE-3}
 check_range SCALE "$scale" 1 "${MAX_SCALE:-64}"
 require_docker
 scripts/secrets.sh
 say "starting $scale web replicas"
 compose up --detach --build --remove-orphans --scale "web=$scale" --wait \
   || die "the stack did not become healthy (see 'make logs')"
-port=$(lb_port)
-wait_ready "$port" 60
-say "counter is up: http://127.0.0.1:$port/  ($scale replicas)"
+address=$(lb_address)
+wait_ready "$address" 60
+say "counter is up: http://$address/  ($scale replicas)"
