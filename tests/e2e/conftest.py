@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from stack import PREFIX, Stack
+from helpers.stack import PREFIX, Stack
 
 
 def docker_problem():

@@ -2,11 +2,13 @@
 
 import json
 import socket
+import subprocess
 import time
 
 import pytest
 
-from stack import Stack
+from helpers.stack import Stack
+from helpers.support import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -157,11 +159,27 @@ def test_the_apps_redis_user_is_refused_flushall(unchanged):
 
 
 def test_only_the_load_balancer_publishes_a_port(unchanged):
-    services = json.loads(unchanged.compose("config", "--format", "json").stdout)["services"]
-    assert "ports" not in services["redis"]
-    assert "ports" not in services["web"]
-    assert [p["target"] for p in services["lb"]["ports"]] == [8080]
-    assert services["lb"]["ports"][0]["host_ip"] == "127.0.0.1"
+    for service in SERVICE_USERS:
+        for container in unchanged.containers(service):
+            bindings = json.loads(unchanged.inspect_one(container, "{{json .HostConfig.PortBindings}}"))
+            if service == "lb":
+                assert bindings == {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(unchanged.port)}]}
+            else:
+                assert not bindings, (service, bindings)
+
+
+def test_by_default_the_load_balancer_listens_on_port_80_of_every_interface(unchanged):
+    env = {k: v for k, v in unchanged.env.items() if k not in ("LB_BIND", "LB_PORT")}
+    done = subprocess.run(
+        ["docker", "compose", "--env-file", "/dev/null", "config", "--format", "json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (published,) = json.loads(done.stdout)["services"]["lb"]["ports"]
+    assert (published["host_ip"], published["published"], published["target"]) == ("0.0.0.0", "80", 8080)
 
 
 @pytest.mark.parametrize("service", sorted(SERVICE_USERS))

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from support import ROOT
+from helpers.support import ROOT
 
 pytestmark = pytest.mark.e2e
 

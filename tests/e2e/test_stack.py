@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from stack import assert_exact
+from helpers.stack import Stack, assert_exact
 
 pytestmark = pytest.mark.e2e
 
@@ -92,6 +92,31 @@ def test_stats_shows_each_replicas_share_and_reset_zeroes_the_count(stack):
     assert "counter reset to 0" in stack.make("reset").stdout
     assert stack.stats() == {"total": 0, "replicas": {}}
     assert stack.get("/")[2] == "Hello World! I have been seen 1 times.\n"
+
+
+def test_up_on_another_address_waits_for_it_there_and_says_where(docker):
+    stack = Stack(host="127.0.0.2")
+    try:
+        output = stack.make("up", "SCALE=1", timeout=120).stdout
+        assert f"counter is up: http://127.0.0.2:{stack.port}/" in output
+        assert stack.get("/")[0] == 200
+    finally:
+        stack.down()
+
+
+def test_a_scale_that_fails_stops_with_the_reason(stack):
+    stack.make("up", "SCALE=1")
+    (container,) = stack.containers("web")
+    image = stack.inspect_one(container, "{{.Config.Image}}")
+    stack.run("docker", "rmi", "--force", image)  # new replicas now have no image to start from
+    done = stack.make("scale", "SCALE=2", check=False)
+    assert done.returncode != 0
+    assert (
+        [line for line in done.stderr.splitlines() if not line.startswith("make: ***")][-1]
+        == "scale.sh: scaling web to 2 replicas failed (its last lines are above)"
+    )
+    assert image in done.stderr  # the cause, from Compose, is above it
+    assert stack.get("/")[0] == 200  # the running replica went on serving
 
 
 def test_redis_outage_gives_503_then_serving_resumes_exactly(stack):

@@ -37,7 +37,8 @@ class Result:
 
 
 class Client:
-    def __init__(self, port, timeout=15.0):
+    def __init__(self, port, timeout=15.0, host="127.0.0.1"):
+        self.host = host
         self.port = port
         self.timeout = timeout
         self.conn = None
@@ -45,7 +46,7 @@ class Client:
     def get(self, path, headers=None):
         """(status, headers, body) of one GET; raises OSError/HTTPException on a broken connection."""
         if self.conn is None:
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
             self.conn.request("GET", path, headers=headers or {})
             response = self.conn.getresponse()
@@ -91,11 +92,12 @@ def count_one(client, result, deadline, retry):
         time.sleep(0.1)
 
 
-def run(port, clients=16, seconds=20.0, retry=False, settle=30.0, during=None):
+def run(port, clients=16, seconds=20.0, retry=False, settle=30.0, during=None, grace=30.0):
     """Run `clients` threads for `seconds`; call `during()` meanwhile; return the Result.
 
     A request still failing when the run ends is retried (with `retry`) for up to `settle`
-    more seconds, so that none is left in doubt.
+    more seconds, so that none is left in doubt. A client still busy `grace` seconds after
+    that has hung: the run fails rather than hand back a result still being written.
     """
     result = Result()
     stop = time.monotonic() + seconds
@@ -111,6 +113,10 @@ def run(port, clients=16, seconds=20.0, retry=False, settle=30.0, during=None):
         thread.start()
     if during is not None:
         during()
+    deadline = stop + settle + grace
     for thread in threads:
-        thread.join(seconds + settle + 30)
+        thread.join(max(0.0, deadline - time.monotonic()))
+    hung = sum(thread.is_alive() for thread in threads)
+    if hung:
+        raise RuntimeError(f"{hung} of {clients} load clients still busy {grace:g} s after the run ended")
     return result

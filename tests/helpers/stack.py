@@ -6,8 +6,8 @@ import subprocess
 import time
 import uuid
 
-import load_client
-from support import ROOT, free_port
+from helpers import load_client
+from helpers.support import ROOT, free_port
 
 PREFIX = "counter-e2e-"
 
@@ -15,12 +15,11 @@ PREFIX = "counter-e2e-"
 class Stack:
     """One Compose project of the counter, driven as a user drives it: with make."""
 
-    def __init__(self):
+    def __init__(self, host="127.0.0.1"):
         self.name = PREFIX + uuid.uuid4().hex[:8]
+        self.host = host
         self.port = free_port()
-        self.env = dict(
-            os.environ, COMPOSE_PROJECT_NAME=self.name, LB_PORT=str(self.port), LB_BIND="127.0.0.1"
-        )
+        self.env = dict(os.environ, COMPOSE_PROJECT_NAME=self.name, LB_PORT=str(self.port), LB_BIND=host)
 
     def run(self, *command, check=True, timeout=600):
         done = subprocess.run(
@@ -44,6 +43,9 @@ class Stack:
     def inspect(self, service, template):
         """`docker inspect` of the service's one running container."""
         (container,) = self.containers(service)
+        return self.inspect_one(container, template)
+
+    def inspect_one(self, container, template):
         return self.run("docker", "inspect", "--format", template, container).stdout.strip()
 
     def replica_names(self):
@@ -51,7 +53,7 @@ class Stack:
         return {container[:12] for container in self.containers("web")}
 
     def get(self, path, headers=None):
-        client = load_client.Client(self.port)
+        client = load_client.Client(self.port, host=self.host)
         try:
             return client.get(path, headers)
         finally:

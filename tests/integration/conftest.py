@@ -8,7 +8,7 @@ import pytest
 from redis import Redis
 
 from counter import create_app
-from support import ROOT, RedisServer, free_port, port_open, wait_for
+from helpers.support import ROOT, RedisServer, free_port, port_open, wait_for
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
-"""The app against a real Redis server, through Flask's test client."""
+"""The app against a real Redis server, through Flask's test client and its CLI."""
 
 import re
 
-from counter import create_app, settings_from_env
+from counter import create_app
 from counter.views import REPLICA
 
 SENTENCE = re.compile(r"Hello World! I have been seen (\d+) times\.\n")
@@ -127,11 +127,6 @@ def test_redis_down_gives_503_and_counts_nothing(own_redis):
     assert seen(client.get("/")) == 2
 
 
-def test_debug_is_off(app):
-    assert app.debug is False
-    assert app.testing is False
-
-
 def test_unexpected_errors_are_500_without_traceback(app, client):
     @app.get("/boom")
     def boom():
@@ -142,9 +137,12 @@ def test_unexpected_errors_are_500_without_traceback(app, client):
     assert response.get_data(as_text=True) == "500 Internal Server Error\n"
 
 
-def test_settings_come_from_the_environment_with_defaults():
-    config = settings_from_env({"REDIS_URL": "redis://elsewhere:1/2", "IDEMPOTENCY_WINDOW": "5"})
-    assert config["REDIS_URL"] == "redis://elsewhere:1/2"
-    assert config["IDEMPOTENCY_WINDOW"] == 5
-    assert config["REDIS_TIMEOUT"] == 2.0
-    assert settings_from_env({})["REDIS_URL"] == "redis://redis:6379/0"
+def test_stats_command_prints_each_replicas_share(app, client):
+    for _ in range(3):
+        client.get("/")
+    done = app.test_cli_runner().invoke(args=["stats"])
+    assert done.exit_code == 0, done.output
+    lines = done.output.splitlines()
+    assert lines[0].split() == ["replica", "requests", "share"]
+    assert lines[2].split() == [REPLICA, "3", "100.0%"]
+    assert lines[-1].split() == ["total", "3", "100.0%"]

@@ -1,20 +1,8 @@
 """The app served by real gunicorn workers, hit over HTTP by many clients at once."""
 
 import json
-import subprocess
-import sys
 
-import load_client
-from support import ROOT
-
-
-def test_gunicorn_config_is_valid():
-    subprocess.run(
-        [sys.executable, "-m", "gunicorn", "--check-config", "--config", "gunicorn.conf.py"],
-        cwd=ROOT / "web",
-        check=True,
-        capture_output=True,
-    )
+from helpers import load_client
 
 
 def test_concurrent_requests_across_workers_count_exactly(gunicorn):

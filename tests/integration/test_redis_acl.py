@@ -1,13 +1,17 @@
 """The Redis users that `make secrets` makes: the app can count, and nothing more."""
 
+import hashlib
+import os
 import subprocess
+import sys
 
 import pytest
 from redis import Redis
 from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
 
 from counter import create_app
-from support import ROOT, RedisServer
+from counter.store import LoginRefused
+from helpers.support import ROOT, RedisServer, free_port
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +30,12 @@ def locked_redis(secrets_dir, tmp_path_factory):
     server.stop()
 
 
-def app_as_counter_user(server, secrets_dir):
+def app_as_counter_user(server, secrets_dir, password_file="redis_app_password"):
     return create_app(
         {
             "REDIS_URL": server.url,
             "REDIS_USERNAME": "counter",
-            "REDIS_PASSWORD_FILE": str(secrets_dir / "redis_app_password"),
+            "REDIS_PASSWORD_FILE": str(secrets_dir / password_file),
         }
     )
 
@@ -54,8 +58,18 @@ def test_secrets_are_made_once_and_kept(secrets_dir):
     )
     assert password(secrets_dir, "redis_app_password") == before
     assert len(before) == 48
-    assert password(secrets_dir, "redis_admin_password") != before
-    assert before not in (secrets_dir / "redis_users.acl").read_text()
+    acl = (secrets_dir / "redis_users.acl").read_text()
+    for name in ("redis_app_password", "redis_admin_password"):
+        assert password(secrets_dir, name) not in acl  # only its hash is there
+        assert "#" + hashlib.sha256(password(secrets_dir, name).encode()).hexdigest() in acl
+
+
+def test_each_user_logs_in_with_its_own_password_only(locked_redis, secrets_dir):
+    assert connect_as(locked_redis, secrets_dir, "admin").ping()
+    assert connect_as(locked_redis, secrets_dir, "counter").ping()
+    admins = password(secrets_dir, "redis_admin_password")
+    with pytest.raises(AuthenticationError):
+        Redis.from_url(locked_redis.url, username="counter", password=admins).ping()
 
 
 def test_app_counts_as_its_acl_user(locked_redis, secrets_dir):
@@ -114,3 +128,58 @@ def test_admin_can_reset(locked_redis, secrets_dir):
     admin.set("counter:total", 5)
     assert admin.flushdb() is True
     assert admin.get("counter:total") is None
+
+
+def refused_logins(server, secrets_dir):
+    """How many logins Redis refused so far, from its ACL log."""
+    log = connect_as(server, secrets_dir, "admin").acl_log(count=1000)
+    return sum(int(entry["count"]) for entry in log if entry["reason"] == "auth")
+
+
+def test_a_wrong_password_fails_the_app_at_start_naming_the_cause(locked_redis, secrets_dir):
+    (secrets_dir / "wrong_password").write_text("not-the-password")
+    before = refused_logins(locked_redis, secrets_dir)
+    with pytest.raises(LoginRefused, match="Redis refused the login of user 'counter'"):
+        app_as_counter_user(locked_redis, secrets_dir, "wrong_password")
+    assert refused_logins(locked_redis, secrets_dir) - before == 1  # tried once, not retried
+
+
+def test_a_login_refused_while_serving_is_500_and_not_retried(locked_redis, secrets_dir):
+    client = app_as_counter_user(locked_redis, secrets_dir).test_client()
+    assert client.get("/").status_code == 200
+    admin = connect_as(locked_redis, secrets_dir, "admin")
+    app_password = password(secrets_dir, "redis_app_password")
+    admin.execute_command("ACL", "SETUSER", "counter", "resetpass", ">rotated-elsewhere")
+    admin.client_kill_filter(_type=None, user="counter")
+    try:
+        before = refused_logins(locked_redis, secrets_dir)
+        response = client.get("/")
+        assert response.status_code == 500
+        assert response.get_data(as_text=True) == (
+            "500 Internal Server Error: the counter store refused the app's login\n"
+        )
+        assert "Retry-After" not in response.headers  # not an outage: waiting will not help
+        assert refused_logins(locked_redis, secrets_dir) - before == 1
+    finally:
+        admin.execute_command("ACL", "SETUSER", "counter", "resetpass", ">" + app_password)
+
+
+def test_gunicorn_with_a_refused_login_exits_and_never_serves(locked_redis, secrets_dir):
+    port = free_port()
+    env = dict(
+        os.environ,
+        REDIS_URL=locked_redis.url,
+        REDIS_USERNAME="counter",
+        REDIS_PASSWORD_FILE=str(secrets_dir / "redis_admin_password"),
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
+        cwd=ROOT / "web",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "Redis refused the login of user 'counter'" in done.stderr

@@ -1,6 +1,8 @@
 """The benchmark's ratios and targets, from the points of a run."""
 
-from bench import judged, markdown, ratios
+import pytest
+
+from report import judged, markdown, ratios
 
 
 def point(name, kind, replicas, rps, p99=10.0, paced_p99=None):
@@ -44,3 +46,9 @@ def test_markdown_has_a_row_per_point_and_the_ratios():
     assert text.count("\n| stack ") == 3
     assert "| scaling efficiency at 4 | 0.90 | | |" in text
     assert "| speedup over tutorial | 5.00 | >= 4.0 | yes |" in text
+
+
+def test_ratios_without_a_one_replica_point_are_refused():
+    without_one = [p for p in POINTS if p["replicas"] != 1 or p["kind"] != "stack"]
+    with pytest.raises(ValueError, match="no one-replica point"):
+        ratios(without_one)

@@ -2,11 +2,12 @@
 
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
 
-from support import ROOT
+from helpers.support import ROOT
 
 
 def make(*args, **env):
@@ -45,3 +46,36 @@ def test_up_without_a_docker_engine_says_so_in_one_line():
         "up.sh: the Docker engine does not answer: start it (dockerd or Docker Desktop)",
         "up.sh: Docker is not installed: see README.md, Prerequisites",
     )
+
+
+NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+
+
+def test_scale_without_scale_asks_for_it_instead_of_picking_a_number():
+    env = {name: value for name, value in os.environ.items() if name != "SCALE"}
+    done = subprocess.run(
+        ["make", "--no-print-directory", "scale"],
+        cwd=ROOT,
+        env={**env, **NO_ENGINE},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0
+    assert done.stderr.splitlines()[0] == ("scale.sh: say how many web replicas: make scale SCALE=N (1 to 64)")
+
+
+def test_bench_refuses_a_replica_list_without_one():
+    done = make("bench", "BENCH_REPLICAS=2 4", **NO_ENGINE)
+    assert done.returncode != 0
+    assert done.stderr.splitlines()[0] == (
+        "bench.sh: BENCH_REPLICAS must include 1: every ratio is against one replica, got '2 4'"
+    )
+
+
+def test_check_with_no_run_yet_says_so_in_one_line(tmp_path):
+    shutil.copytree(ROOT / "scripts", tmp_path / "scripts")  # a tree with no reports/ at all
+    done = subprocess.run(["bash", tmp_path / "scripts" / "check.sh"], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert done.stderr.splitlines() == [
+        "check.sh: no run to check: reports/ is empty (run 'make load' first)"
+    ]

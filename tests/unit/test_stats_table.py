@@ -1,6 +1,6 @@
 """`make stats`'s table."""
 
-from counter.report import table
+from counter.cli import table
 
 
 def test_table_lists_replicas_by_share_with_the_total():

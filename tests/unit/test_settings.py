@@ -1,0 +1,108 @@
+"""Every default in one place: the web tier's settings, gunicorn's use of them, and .env.example."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from counter.settings import Settings, SettingsError
+from helpers.support import ROOT
+
+
+def test_defaults_hold_where_the_environment_is_silent_or_empty():
+    settings = Settings.from_env({"IDEMPOTENCY_WINDOW": "", "UNRELATED": "x"})
+    assert settings == Settings()
+    assert settings.IDEMPOTENCY_WINDOW == 60
+    assert settings.REDIS_URL == "redis://redis:6379/0"
+
+
+def test_the_environment_overrides_with_typed_values():
+    settings = Settings.from_env(
+        {"REDIS_URL": "redis://elsewhere:1/2", "IDEMPOTENCY_WINDOW": "5", "REDIS_TIMEOUT": "0.5"}
+    )
+    assert (settings.REDIS_URL, settings.IDEMPOTENCY_WINDOW, settings.REDIS_TIMEOUT) == (
+        "redis://elsewhere:1/2",
+        5,
+        0.5,
+    )
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("IDEMPOTENCY_WINDOW", "soon", "IDEMPOTENCY_WINDOW must be a whole number, got 'soon'"),
+        ("IDEMPOTENCY_WINDOW", "0", "IDEMPOTENCY_WINDOW must be at least 1, got '0'"),
+        ("REDIS_TIMEOUT", "fast", "REDIS_TIMEOUT must be a number, got 'fast'"),
+        ("GUNICORN_WORKERS", "2.5", "GUNICORN_WORKERS must be a whole number, got '2.5'"),
+        (
+            "GUNICORN_WORKER_CLASS",
+            "gevent",
+            "GUNICORN_WORKER_CLASS must be one of sync, gthread, got 'gevent'",
+        ),
+    ],
+)
+def test_a_bad_value_is_refused_in_one_line_naming_it(name, value, message):
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({name: value})
+    assert str(refused.value) == message
+
+
+def gunicorn_check_config(**env):
+    return subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--check-config", "--config", "gunicorn.conf.py"],
+        cwd=ROOT / "web",
+        env=dict(os.environ, **env),
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_gunicorn_config_is_valid_and_reads_the_same_settings():
+    assert gunicorn_check_config().returncode == 0
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import runpy; c = runpy.run_path('gunicorn.conf.py'); print(c['workers'], c['threads'])",
+        ],
+        cwd=ROOT / "web",
+        env=dict(os.environ, GUNICORN_WORKERS="5"),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["5", str(Settings().GUNICORN_THREADS)]
+
+
+def test_gunicorn_refuses_a_bad_setting_in_one_line_before_starting():
+    done = gunicorn_check_config(GUNICORN_WORKERS="many")
+    assert done.returncode != 0
+    assert done.stderr.strip() == "web: GUNICORN_WORKERS must be a whole number, got 'many'"
+
+
+def shown_in_env_example():
+    """{NAME: value} of every `# NAME=value` line in .env.example."""
+    text = (ROOT / ".env.example").read_text()
+    return dict(re.findall(r"^# ([A-Z_]+)=(.*)$", text, re.M))
+
+
+# Set by the scripts for each run, not by users.
+SET_BY_SCRIPTS = {"HOST_USER", "LOCUST_REPORT", "WORKERS"}
+
+
+def test_env_example_names_every_variable_with_its_real_default():
+    shown = shown_in_env_example()
+    compose_defaults = dict(
+        re.findall(r"\$\{([A-Z_]+):-([^}]*)\}", (ROOT / "docker-compose.yml").read_text())
+    )
+    app_defaults = {name: str(value) for name, value in Settings().as_dict().items()}
+    for name, value in shown.items():
+        if compose_defaults.get(name):
+            assert value == compose_defaults[name], f"{name}: .env.example shows {value!r}"
+        elif name in app_defaults:
+            assert value == app_defaults[name], f"{name}: .env.example shows {value!r}"
+        else:
+            assert name in compose_defaults, f"{name} is in .env.example but nothing reads it"
+    assert set(compose_defaults) - SET_BY_SCRIPTS <= set(shown)
