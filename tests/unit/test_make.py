@@ -61,7 +61,9 @@ def test_scale_without_scale_asks_for_it_instead_of_picking_a_number():
         text=True,
     )
     assert done.returncode != 0
-    assert done.stderr.splitlines()[0] == ("scale.sh: say how many web replicas: make scale SCALE=N (1 to 64)")
+    assert done.stderr.splitlines()[0] == (
+        "scale.sh: say how many web replicas: make scale SCALE=N (1 to 64)"
+    )
 
 
 def test_bench_refuses_a_replica_list_without_one():
