@@ -59,6 +59,18 @@ check:
 bench:
 	@scripts/bench.sh
 
+.PHONY: deploy  ## deploy to the Docker Swarm the CLI points at, as STACK (counter); SCALE, REGISTRY=host:port
+deploy:
+	@deploy/swarm.sh deploy
+
+.PHONY: deploy-scale  ## change the Swarm stack's web tier to SCALE replicas (required), with no downtime
+deploy-scale:
+	@deploy/swarm.sh scale
+
+.PHONY: undeploy  ## remove the Swarm stack; the count's volume stays unless REMOVE_DATA=yes
+undeploy:
+	@deploy/swarm.sh remove
+
 .PHONY: secrets  ## make the Redis passwords if they are missing (make up does this)
 secrets:
 	@scripts/secrets.sh
@@ -72,7 +84,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/hadolint */Dockerfile bench/tutorial/Dockerfile scripts/standin/*.Dockerfile
-	$(VENV)/bin/shellcheck -x scripts/*.sh lb/entrypoint.sh .ci/run
+	$(VENV)/bin/shellcheck -x scripts/*.sh deploy/*.sh lb/entrypoint.sh .ci/run
 
 .PHONY: test  ## lint, then run every test: unit, integration and end-to-end in Docker
 test: lint

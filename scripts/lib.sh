@@ -59,7 +59,7 @@ lb_address() {
 # HTTP status of GET path at host:port, using bash alone: http_status HOST:PORT PATH
 http_status() {
   local status
-  exec 3<>"/dev/tcp/${1%:*}/${1##*:}" 2>/dev/null || { echo 000; return; }
+  { exec 3<>"/dev/tcp/${1%:*}/${1##*:}"; } 2>/dev/null || { echo 000; return; }
   printf 'GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n' "$2" >&3
   read -r -t 5 _ status _ <&3 || status=000
   exec 3<&-

@@ -31,7 +31,7 @@ def docker():
     if problem is None:
         yield
         subprocess.run(
-            f"docker images --format '{{{{.Repository}}}}' | grep '^{PREFIX}' | xargs -r docker rmi -f",
+            f"docker images --format '{{{{.Repository}}}}:{{{{.Tag}}}}' | grep '^{PREFIX}' | xargs -r docker rmi -f",
             shell=True,
             capture_output=True,
         )

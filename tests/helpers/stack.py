@@ -21,9 +21,11 @@ class Stack:
         self.port = free_port()
         self.env = dict(os.environ, COMPOSE_PROJECT_NAME=self.name, LB_PORT=str(self.port), LB_BIND=host)
 
+    tree = ROOT  # the project's folder that make runs in
+
     def run(self, *command, check=True, timeout=600):
         done = subprocess.run(
-            command, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout
+            command, cwd=self.tree, env=self.env, capture_output=True, text=True, timeout=timeout
         )
         if check and done.returncode != 0:
             raise AssertionError(

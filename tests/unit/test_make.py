@@ -29,14 +29,17 @@ def test_help_is_the_default_and_lists_every_target_once():
         assert target in shown
 
 
-@pytest.mark.parametrize("target", ["up", "scale"])
+@pytest.mark.parametrize(
+    "target, script",
+    [("up", "up.sh"), ("scale", "scale.sh"), ("deploy", "swarm.sh"), ("deploy-scale", "swarm.sh")],
+)
 @pytest.mark.parametrize("scale", ["0", "abc", "-1", "65", "3.5", ""])
-def test_bad_scale_is_refused_before_anything_starts(target, scale):
+def test_bad_scale_is_refused_before_anything_starts(target, script, scale):
     # A Docker host that does not exist: had the script gone past the check, it would say so.
     done = make(target, f"SCALE={scale}", DOCKER_HOST="unix:///nonexistent/docker.sock")
     assert done.returncode != 0
     first_line = done.stderr.splitlines()[0]
-    assert first_line == f"{target}.sh: SCALE must be a whole number from 1 to 64, got '{scale}'"
+    assert first_line == f"{script}: SCALE must be a whole number from 1 to 64, got '{scale}'"
 
 
 def test_up_without_a_docker_engine_says_so_in_one_line():
@@ -51,26 +54,27 @@ def test_up_without_a_docker_engine_says_so_in_one_line():
 NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 
 
-def test_scale_without_scale_asks_for_it_instead_of_picking_a_number():
-    env = {name: value for name, value in os.environ.items() if name != "SCALE"}
-    done = subprocess.run(
-        ["make", "--no-print-directory", "scale"],
-        cwd=ROOT,
-        env={**env, **NO_ENGINE},
-        capture_output=True,
-        text=True,
-    )
+def refusal(*args):
+    """The first line a make target stops with, before it reaches for Docker."""
+    done = make(*args, **NO_ENGINE)
     assert done.returncode != 0
-    assert done.stderr.splitlines()[0] == (
-        "scale.sh: say how many web replicas: make scale SCALE=N (1 to 64)"
-    )
+    return done.stderr.splitlines()[0]
+
+
+def test_scale_without_scale_asks_for_it_instead_of_picking_a_number():
+    assert "SCALE" not in os.environ
+    assert refusal("scale") == "scale.sh: say how many web replicas: make scale SCALE=N (1 to 64)"
 
 
 def test_bench_refuses_a_replica_list_without_one():
-    done = make("bench", "BENCH_REPLICAS=2 4", **NO_ENGINE)
-    assert done.returncode != 0
-    assert done.stderr.splitlines()[0] == (
+    assert refusal("bench", "BENCH_REPLICAS=2 4") == (
         "bench.sh: BENCH_REPLICAS must include 1: every ratio is against one replica, got '2 4'"
+    )
+
+
+def test_deploy_refuses_a_registry_that_is_not_host_and_port():
+    assert refusal("deploy", "REGISTRY=http://example") == (
+        "swarm.sh: REGISTRY must be a registry's host:port, such as 127.0.0.1:5000, got 'http://example'"
     )
 
 

@@ -1,0 +1,141 @@
+"""The Swarm stack file, made from the Compose file: `docker compose config --format json` in,
+a stack file for `docker stack deploy` out. Every way Swarm differs from Compose is here.
+
+- Images: Swarm cannot build, so each service runs the image `make deploy` built and tagged by
+  its content (a redeploy of changed code is a new tag, so the service really updates).
+- Replicas: every service is found by DNS (`endpoint_mode: dnsrr`), as under Compose: nginx
+  resolves `web` to every healthy replica itself, and nothing relies on Swarm's virtual IPs.
+- Updates: web replaces one task at a time, the new one healthy before the old one stops, and
+  rolls back on its own if a new task fails; Redis and the load balancer stop first (one Redis
+  owns its data; the load balancer's port is bound on its node).
+- The load balancer's port is published on its node (`mode: host`), not through the routing mesh.
+- `/tmp` becomes a tmpfs volume (Swarm drops `tmpfs:`); Redis runs on the node labelled
+  `counter.redis=true`, where its volume lives.
+- Dropped, with their replacements: `build` (images above), `depends_on` (each service waits
+  and retries by itself), `restart` (Swarm's restart policy), `security_opt` (each image starts
+  under `setpriv --no-new-privs`), the port's host IP, and Compose's names for networks, volumes
+  and secrets (the stack names them; secrets by content, since Swarm cannot change one in place).
+"""
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+VERSION = "3.9"  # the newest format `docker stack deploy` reads
+REDIS_NODE_LABEL = "counter.redis"
+
+KEPT = {
+    "cap_drop", "command", "entrypoint", "environment", "healthcheck", "init", "logging",
+    "networks", "ports", "read_only", "secrets", "stop_grace_period", "user", "volumes",
+}  # fmt: skip
+REPLACED = {"build", "depends_on", "deploy", "image", "restart", "security_opt", "tmpfs"}
+
+ONE_AT_A_TIME_NEW_FIRST = {
+    "parallelism": 1,
+    "order": "start-first",
+    "failure_action": "rollback",
+    "monitor": "10s",
+}
+STOP_FIRST = {"parallelism": 1, "order": "stop-first", "failure_action": "rollback"}
+
+
+class StackFileError(ValueError):
+    """The Compose file uses something this step does not carry over to Swarm."""
+
+
+def service(name, spec, image, replicas):
+    unknown = set(spec) - KEPT - REPLACED
+    if unknown:
+        raise StackFileError(
+            f"service {name} uses {', '.join(sorted(unknown))}, which deploy/stackfile.py does not "
+            "carry over to Swarm: handle it there"
+        )
+    out = {key: value for key, value in spec.items() if key in KEPT and value is not None}
+    out["image"] = image
+    out["volumes"] = out.get("volumes", []) + [
+        {"type": "tmpfs", "target": path} for path in spec.get("tmpfs", [])
+    ]
+    if not out["volumes"]:
+        del out["volumes"]
+    if "secrets" in out:  # Swarm mounts secrets by file name under /run/secrets
+        out["secrets"] = [{**s, "target": Path(s.get("target", s["source"])).name} for s in out["secrets"]]
+    if "ports" in out:
+        out["ports"] = [
+            {
+                "mode": "host",
+                "target": p["target"],
+                "published": int(p["published"]),
+                "protocol": p["protocol"],
+            }
+            for p in out["ports"]
+        ]
+    out["deploy"] = deploy(name, spec.get("deploy", {}), replicas)
+    return out
+
+
+def deploy(name, compose_deploy, replicas):
+    limits = compose_deploy.get("resources", {}).get("limits", {})
+    out = {
+        "endpoint_mode": "dnsrr",
+        "replicas": replicas,
+        "restart_policy": {"condition": "any", "delay": "1s"},
+        "resources": {"limits": {key: str(value) for key, value in limits.items()}},
+    }
+    if name == "web":
+        out["update_config"] = ONE_AT_A_TIME_NEW_FIRST
+        out["rollback_config"] = {key: ONE_AT_A_TIME_NEW_FIRST[key] for key in ("parallelism", "order")}
+    else:
+        out["update_config"] = STOP_FIRST
+    if name == "redis":
+        out["placement"] = {"constraints": [f"node.labels.{REDIS_NODE_LABEL} == true"]}
+    return out
+
+
+def content_name(stack, key, secret):
+    digest = hashlib.sha256(Path(secret["file"]).read_bytes()).hexdigest()[:12]
+    return f"{stack}_{key}_{digest}"
+
+
+def stack_file(config, stack, images, replicas):
+    """The stack file for `config` (Compose's JSON): `images` by service, `replicas` of web."""
+    missing = set(config["services"]) - set(images)
+    if missing:
+        raise StackFileError(f"no image for {', '.join(sorted(missing))}")
+    return {
+        "version": VERSION,
+        "services": {
+            name: service(name, spec, images[name], replicas if name == "web" else 1)
+            for name, spec in config["services"].items()
+        },
+        "networks": {
+            name: {"driver": "overlay", **({"internal": True} if network.get("internal") else {})}
+            for name, network in config.get("networks", {}).items()
+        },
+        "volumes": {name: {} for name in config.get("volumes", {})},
+        "secrets": {
+            key: {"name": content_name(stack, key, secret), "file": secret["file"]}
+            for key, secret in config.get("secrets", {}).items()
+        },
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", required=True)
+    parser.add_argument("--replicas", type=int, required=True, help="web replicas")
+    parser.add_argument("--image", action="append", default=[], metavar="SERVICE=IMAGE")
+    args = parser.parse_args(argv)
+    try:
+        images = dict(pair.split("=", 1) for pair in args.image)
+        config = json.load(sys.stdin)
+        print(json.dumps(stack_file(config, args.stack, images, args.replicas), indent=2))
+    except (StackFileError, OSError, ValueError, KeyError) as error:
+        print(f"stackfile: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,311 @@
+"""The stack on a single-node Docker Swarm, made by these tests and left as they found it:
+make deploy, deploy-scale under load, a rolling update under load, a broken image rolled back,
+and make undeploy. Each load ends with the same checks as under Compose: no count handed out
+twice, and the counter moved by exactly the number of successful requests.
+"""
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+
+import pytest
+
+from helpers.stack import Stack, assert_exact
+from helpers.support import ROOT, free_port
+
+pytestmark = pytest.mark.e2e
+
+SERVICE_USERS = {"web": "10001", "lb": "101", "redis": "999"}
+SERVICE_PROCESSES = {"web": {"gunicorn"}, "lb": {"nginx"}, "redis": {"redis-server"}}
+
+
+def docker_cli(*args, check=True):
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check).stdout.strip()
+
+
+def swarm_state():
+    return docker_cli("info", "--format", "{{.Swarm.LocalNodeState}}")
+
+
+class SwarmStack(Stack):
+    """A stack on the swarm, driven with make like the Compose one (its name is the stack's)."""
+
+    def __init__(self):
+        super().__init__()
+        self.env["STACK"] = self.name
+
+    def from_tree(self, tree):
+        """The same stack, driven from another copy of the project."""
+        other = copy.copy(self)
+        other.tree = tree
+        return other
+
+    def containers(self, service):
+        return docker_cli(
+            "ps", "--quiet", "--filter", f"label=com.docker.swarm.service.name={self.name}_{service}"
+        ).split()
+
+    def healthy(self, service):
+        return len(
+            docker_cli(
+                "ps",
+                "-q",
+                "--filter",
+                f"label=com.docker.swarm.service.name={self.name}_{service}",
+                "--filter",
+                "health=healthy",
+            ).split()
+        )
+
+    def image(self, service):
+        return docker_cli(
+            "service",
+            "inspect",
+            f"{self.name}_{service}",
+            "--format",
+            "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+        )
+
+    def down(self):
+        self.make("undeploy", "REMOVE_DATA=yes", check=False)
+
+
+def test_deploy_outside_swarm_mode_says_how_to_make_one(docker_engine_alone):
+    stack = SwarmStack()
+    done = stack.make("deploy", check=False)
+    assert done.returncode != 0
+    assert done.stderr.splitlines()[0] == (
+        "swarm.sh: this Docker engine is not in swarm mode: make or join a swarm first "
+        "('docker swarm init'), then deploy"
+    )
+
+
+@pytest.fixture(scope="module")
+def docker_engine_alone(docker):
+    if swarm_state() != "inactive":
+        if os.environ.get("CI") == "true":
+            pytest.fail("the Docker engine is already in a swarm: CI must start with one that is not")
+        pytest.skip("this Docker engine is in a swarm that the tests did not make")
+
+
+@pytest.fixture(scope="module")
+def swarm(docker):
+    """This engine in swarm mode: made here if it was not (then left again), used as it is if it was."""
+    made = swarm_state() == "inactive"
+    if made:
+        docker_cli("swarm", "init", "--advertise-addr", "127.0.0.1")
+    node = docker_cli("info", "--format", "{{.Swarm.NodeID}}")
+    labelled = docker_cli("node", "inspect", node, "--format", '{{index .Spec.Labels "counter.redis"}}')
+    yield
+    if made:
+        docker_cli("swarm", "leave", "--force")
+        docker_cli("network", "rm", "docker_gwbridge", check=False)  # swarm init made it
+    elif not labelled:
+        docker_cli("node", "update", "--label-rm", "counter.redis", node, check=False)
+
+
+@pytest.fixture(scope="module")
+def deployed(swarm):
+    stack = SwarmStack()
+    stack.make("deploy", "SCALE=3", timeout=900)
+    yield stack
+    stack.down()
+
+
+def test_deploy_serves_from_every_replica_with_the_composes_guarantees(deployed):
+    served_by = {}
+    for _ in range(150):
+        status, response, _ = deployed.get("/")
+        assert status == 200
+        served_by[response.getheader("X-Served-By")] = served_by.get(response.getheader("X-Served-By"), 0) + 1
+    assert set(served_by) == {c[:12] for c in deployed.containers("web")} and len(served_by) == 3
+    assert min(served_by.values()) >= 25, served_by
+    for service, uid in SERVICE_USERS.items():
+        for container in deployed.containers(service):
+            (info,) = json.loads(docker_cli("inspect", container))
+            host = info["HostConfig"]
+            assert host["ReadonlyRootfs"] is True, service
+            assert host["CapDrop"] == ["ALL"] and not host["CapAdd"], service
+            assert host["Memory"] > 0 and host["NanoCpus"] > 0, service
+            assert info["State"]["Health"]["Status"] == "healthy", service
+            assert docker_cli("exec", container, "id", "-u") == uid
+            assert docker_cli("exec", container, "sh", "-c", "touch /tmp/probe && echo ok") == "ok", service
+            assert (
+                "Read-only file system"
+                in subprocess.run(
+                    ["docker", "exec", container, "touch", "/probe"], capture_output=True, text=True
+                ).stderr
+            )
+            # The service's processes cannot gain privileges (Docker's init and exec's aside).
+            flags = docker_cli(
+                "exec", container, "sh", "-c",
+                'for p in /proc/[0-9]*; do echo "$(cat $p/comm) $(grep NoNewPrivs $p/status)"; done',
+            )  # fmt: skip
+            own = [line for line in flags.splitlines() if line.split()[0] in SERVICE_PROCESSES[service]]
+            assert own and all(line.endswith("\t1") for line in own), (service, flags)
+            bindings = host["PortBindings"] or {}
+            if service == "lb":
+                assert bindings == {"8080/tcp": [{"HostIp": "", "HostPort": str(deployed.port)}]}
+            else:
+                assert not bindings, (service, bindings)
+    # Redis's users are Swarm secrets, named by their content; without a password Redis refuses.
+    secrets = docker_cli(
+        "secret",
+        "ls",
+        "--filter",
+        f"label=com.docker.stack.namespace={deployed.name}",
+        "--format",
+        "{{.Name}}",
+    )
+    assert sorted(name.rsplit("_", 1)[0] for name in secrets.split()) == [
+        f"{deployed.name}_{name}"
+        for name in ("redis_admin_password", "redis_app_password", "redis_users_acl")
+    ]
+    (web,) = deployed.containers("web")[:1]
+    refused = subprocess.run(
+        [
+            "docker",
+            "exec",
+            web,
+            "python",
+            "-c",
+            "import redis; redis.Redis(host='redis').get('counter:total')",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert "AuthenticationError" in refused.stderr
+
+
+def test_deploy_scale_out_and_in_under_load_fails_nothing_and_counts_exactly(deployed):
+    before = deployed.count()
+
+    def scale_out_then_in():
+        time.sleep(3)
+        deployed.make("deploy-scale", "SCALE=5")
+        assert len(deployed.containers("web")) == 5
+        time.sleep(4)
+        deployed.make("deploy-scale", "SCALE=2")
+        time.sleep(3)
+
+    result = deployed.load(clients=16, seconds=25, during=scale_out_then_in)
+    assert result.failed_attempts == 0, result.attempts
+    assert len(result.served_by) >= 5, result.served_by
+    assert_exact(deployed, result, before)
+    deployed.make("deploy-scale", "SCALE=3")
+
+
+@pytest.fixture(scope="module")
+def changed_tree(deployed, tmp_path_factory):
+    """A copy of the project, with its secrets, in which the tests change web's code."""
+    tree = tmp_path_factory.mktemp("tree") / "counter"
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for name in [
+        *files,
+        "secrets/redis_admin_password",
+        "secrets/redis_app_password",
+        "secrets/redis_users.acl",
+        ".env",
+    ]:
+        if (ROOT / name).exists():
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, tree / name)
+    return tree
+
+
+def edit(path, old, new):
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def watch_healthy_web(stack, stop, seen):
+    while not stop.is_set():
+        seen.append(stack.healthy("web"))
+        time.sleep(0.3)
+
+
+def test_rolling_update_under_load_replaces_replicas_new_first_and_counts_exactly(deployed, changed_tree):
+    edit(
+        changed_tree / "web/counter/views.py",
+        '"Cache-Control": "no-store"}',
+        '"Cache-Control": "no-store", "X-Release": "2"}',
+    )
+    updater = deployed.from_tree(changed_tree)
+    old_image = deployed.image("web")
+    before = deployed.count()
+    healthy, stop = [], threading.Event()
+    watcher = threading.Thread(target=watch_healthy_web, args=(deployed, stop, healthy))
+
+    def update():
+        time.sleep(2)
+        watcher.start()
+        updater.make("deploy", timeout=600)
+        stop.set()
+
+    result = deployed.load(clients=16, seconds=30, during=update)
+    watcher.join()
+    assert deployed.image("web") != old_image
+    assert result.failed_attempts == 0, result.attempts
+    assert_exact(deployed, result, before)
+    assert min(healthy) >= 3, healthy  # a new replica was healthy before an old one stopped
+    assert all(deployed.get("/")[1].getheader("X-Release") == "2" for _ in range(12))
+
+
+def test_a_broken_image_is_rolled_back_by_swarm_while_serving_goes_on(deployed, changed_tree):
+    # It listens on another port: its healthcheck (and nginx) never reach it.
+    edit(changed_tree / "web/counter/settings.py", '"0.0.0.0:8000"', '"0.0.0.0:8001"')
+    updater = deployed.from_tree(changed_tree)
+    good_image = deployed.image("web")
+    before = deployed.count()
+    outcome = {}
+
+    def broken_update():
+        time.sleep(2)
+        outcome["deploy"] = updater.make("deploy", check=False, timeout=600)
+
+    result = deployed.load(clients=16, seconds=45, during=broken_update)
+    done = outcome["deploy"]
+    assert done.returncode != 0
+    assert "swarm.sh: the update of web failed, so Swarm rolls it back" in done.stderr
+    deadline = time.monotonic() + 60
+    while deployed.healthy("web") < 3 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert deployed.image("web") == good_image
+    assert result.failed_attempts == 0, result.attempts
+    assert_exact(deployed, result, before)
+
+
+def test_deploy_refuses_a_registry_that_does_not_answer(deployed):
+    port = free_port()
+    done = deployed.make("deploy", f"REGISTRY=127.0.0.1:{port}", check=False)
+    assert done.returncode != 0
+    assert done.stderr.splitlines()[0] == (
+        f"swarm.sh: the registry at 127.0.0.1:{port} does not answer: "
+        "start it, or set REGISTRY to one that does"
+    )
+
+
+def test_undeploy_removes_the_stack_and_keeps_the_count(deployed):
+    count = deployed.count()
+    assert count > 0
+    output = deployed.make("undeploy").stdout
+    assert f"the count stays in volume {deployed.name}_redis-data" in output
+    assert (
+        docker_cli(
+            "service", "ls", "--quiet", "--filter", f"label=com.docker.stack.namespace={deployed.name}"
+        )
+        == ""
+    )
+    deployed.make("deploy", "SCALE=1", timeout=600)
+    assert deployed.count() == count

@@ -1,0 +1,108 @@
+"""deploy/stackfile.py: the stack file Swarm gets from the Compose file's configuration."""
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+from helpers.support import ROOT
+
+sys.path.insert(0, str(ROOT / "deploy"))
+from stackfile import StackFileError, stack_file  # noqa: E402
+
+IMAGES = {"redis": "reg:5000/c-redis:1", "web": "reg:5000/c-web:2", "lb": "reg:5000/c-lb:3"}
+
+
+@pytest.fixture
+def config(tmp_path):
+    """The shape of `docker compose config --format json` for the three services."""
+    secret = tmp_path / "redis_app_password"
+    secret.write_text("s3cret")
+    hardened = {"read_only": True, "cap_drop": ["ALL"], "security_opt": ["no-new-privileges:true"]}
+    hardened.update(restart="unless-stopped", command=None, entrypoint=None)
+    limits = {"deploy": {"resources": {"limits": {"cpus": 0.5, "memory": "268435456"}}, "placement": {}}}
+    return {
+        "name": "counter",
+        "services": {
+            "redis": {**hardened, **limits, "build": {"context": "redis"}, "user": "redis", "tmpfs": ["/tmp"],
+                      "volumes": [{"type": "volume", "source": "redis-data", "target": "/data"}]},
+            "web": {**hardened, **limits, "build": {"context": "web"}, "init": True, "tmpfs": ["/tmp"],
+                    "depends_on": {"redis": {"condition": "service_healthy"}}, "stop_grace_period": "15s",
+                    "secrets": [{"source": "redis_app_password", "target": f"/run/secrets/{secret.name}"}]},
+            "lb": {**hardened, **limits, "build": {"context": "lb"},
+                   "ports": [{"mode": "ingress", "host_ip": "127.0.0.1", "target": 8080, "published": "80",
+                              "protocol": "tcp"}]},
+        },
+        "networks": {"front": {"name": "counter_front", "ipam": {}},
+                     "back": {"name": "counter_back", "internal": True}},
+        "volumes": {"redis-data": {"name": "counter_redis-data"}},
+        "secrets": {"redis_app_password": {"name": "counter_redis_app_password", "file": str(secret)}},
+    }  # fmt: skip
+
+
+def test_services_run_the_built_images_found_by_dns_with_what_swarm_cannot_read_left_out(config):
+    stack = stack_file(config, "counter", IMAGES, replicas=4)
+    assert stack["version"] == "3.9" and "name" not in stack
+    for name, service in stack["services"].items():
+        assert service["image"] == IMAGES[name]
+        assert not {"build", "depends_on", "restart", "security_opt", "tmpfs", "command"} & set(service)
+        assert service["read_only"] is True and service["cap_drop"] == ["ALL"]
+        assert service["deploy"]["endpoint_mode"] == "dnsrr"
+        assert service["deploy"]["resources"] == {"limits": {"cpus": "0.5", "memory": "268435456"}}
+        assert {"type": "tmpfs", "target": "/tmp"} in service.get("volumes", []) or name == "lb"
+    assert [s["deploy"]["replicas"] for s in stack["services"].values()] == [1, 4, 1]
+
+
+def test_web_updates_one_replica_at_a_time_new_first_and_rolls_back_on_failure(config):
+    deploy = stack_file(config, "counter", IMAGES, replicas=3)["services"]["web"]["deploy"]
+    assert deploy["update_config"] == {
+        "parallelism": 1, "order": "start-first", "failure_action": "rollback", "monitor": "10s"
+    }  # fmt: skip
+    assert deploy["rollback_config"] == {"parallelism": 1, "order": "start-first"}
+
+
+def test_redis_stops_first_on_its_labelled_node_and_the_lb_publishes_on_its_node(config):
+    services = stack_file(config, "counter", IMAGES, replicas=3)["services"]
+    assert services["redis"]["deploy"]["update_config"]["order"] == "stop-first"
+    assert services["redis"]["deploy"]["placement"] == {"constraints": ["node.labels.counter.redis == true"]}
+    assert services["lb"]["ports"] == [{"mode": "host", "target": 8080, "published": 80, "protocol": "tcp"}]
+    assert services["web"]["secrets"] == [{"source": "redis_app_password", "target": "redis_app_password"}]
+
+
+def test_secrets_are_named_by_content_and_networks_by_the_stack(config):
+    stack = stack_file(config, "demo", IMAGES, replicas=1)
+    digest = hashlib.sha256(b"s3cret").hexdigest()[:12]
+    assert stack["secrets"]["redis_app_password"]["name"] == f"demo_redis_app_password_{digest}"
+    assert stack["networks"] == {
+        "front": {"driver": "overlay"},
+        "back": {"driver": "overlay", "internal": True},
+    }
+    assert stack["volumes"] == {"redis-data": {}}
+
+
+def test_a_compose_setting_it_does_not_know_is_refused_not_dropped(config):
+    config["services"]["web"]["privileged"] = True
+    with pytest.raises(StackFileError, match="service web uses privileged"):
+        stack_file(config, "counter", IMAGES, replicas=1)
+
+
+def test_the_command_says_what_is_wrong_in_one_line(config):
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "deploy" / "stackfile.py"),
+            "--stack",
+            "c",
+            "--replicas",
+            "1",
+            "--image",
+            "web=x",
+        ],
+        input=json.dumps(config),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert done.stderr == "stackfile: no image for lb, redis\n"
