@@ -31,7 +31,8 @@ def docker():
     if problem is None:
         yield
         subprocess.run(
-            f"docker images --format '{{{{.Repository}}}}:{{{{.Tag}}}}' | grep '^{PREFIX}' | xargs -r docker rmi -f",
+            f"docker images --format '{{{{.Repository}}}}:{{{{.Tag}}}}' | grep '^{PREFIX}' "
+            "| xargs -r docker rmi -f",
             shell=True,
             capture_output=True,
         )
