@@ -71,6 +71,14 @@ deploy-scale:
 undeploy:
 	@deploy/swarm.sh remove
 
+.PHONY: swarm-lab  ## a swarm of three Docker engines in containers, and a registry, on this host
+swarm-lab:
+	@lab/lab.sh up
+
+.PHONY: swarm-lab-down  ## remove the swarm lab
+swarm-lab-down:
+	@lab/lab.sh down
+
 .PHONY: secrets  ## make the Redis passwords if they are missing (make up does this)
 secrets:
 	@scripts/secrets.sh
@@ -83,8 +91,8 @@ offline-images:
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/hadolint */Dockerfile bench/tutorial/Dockerfile scripts/standin/*.Dockerfile
-	$(VENV)/bin/shellcheck -x scripts/*.sh deploy/*.sh lb/entrypoint.sh .ci/run
+	$(VENV)/bin/hadolint */Dockerfile bench/tutorial/Dockerfile scripts/standin/*.Dockerfile lab/*.Dockerfile
+	$(VENV)/bin/shellcheck -x scripts/*.sh deploy/*.sh lab/*.sh lb/entrypoint.sh .ci/run
 
 .PHONY: test  ## lint, then run every test: unit, integration and end-to-end in Docker
 test: lint

@@ -9,8 +9,10 @@ a stack file for `docker stack deploy` out. Every way Swarm differs from Compose
   rolls back on its own if a new task fails; Redis and the load balancer stop first (one Redis
   owns its data; the load balancer's port is bound on its node).
 - The load balancer's port is published on its node (`mode: host`), not through the routing mesh.
-- `/tmp` becomes a tmpfs volume (Swarm drops `tmpfs:`); Redis runs on the node labelled
-  `counter.redis=true`, where its volume lives.
+- Placement by node labels: Redis on the node labelled `counter.redis=true` (its volume lives
+  there), the load balancer on the one labelled `counter.lb=true` (its port is opened there),
+  web on every node not labelled `counter.web=false`.
+- `/tmp` becomes a tmpfs volume (Swarm drops `tmpfs:`).
 - Dropped, with their replacements: `build` (images above), `depends_on` (each service waits
   and retries by itself), `restart` (Swarm's restart policy), `security_opt` (each image starts
   under `setpriv --no-new-privs`), the port's host IP, and Compose's names for networks, volumes
@@ -24,7 +26,11 @@ import sys
 from pathlib import Path
 
 VERSION = "3.9"  # the newest format `docker stack deploy` reads
-REDIS_NODE_LABEL = "counter.redis"
+PLACEMENT = {
+    "redis": "node.labels.counter.redis == true",
+    "lb": "node.labels.counter.lb == true",
+    "web": "node.labels.counter.web != false",
+}
 
 KEPT = {
     "cap_drop", "command", "entrypoint", "environment", "healthcheck", "init", "logging",
@@ -88,8 +94,7 @@ def deploy(name, compose_deploy, replicas):
         out["rollback_config"] = {key: ONE_AT_A_TIME_NEW_FIRST[key] for key in ("parallelism", "order")}
     else:
         out["update_config"] = STOP_FIRST
-    if name == "redis":
-        out["placement"] = {"constraints": [f"node.labels.{REDIS_NODE_LABEL} == true"]}
+    out["placement"] = {"constraints": [PLACEMENT[name]]}
     return out
 
 

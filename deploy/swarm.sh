@@ -91,14 +91,15 @@ wait_served_by_all() {
   done
 }
 
-# Redis and its volume live on one node: the one labelled counter.redis=true, else this one.
-place_redis() {
+# Redis (with its volume) and the load balancer (with its port) each live on one node: the one
+# labelled counter.redis=true (counter.lb=true), else this one: place LABEL WHAT
+place() {
   local node
   for node in $(docker node ls --quiet); do
-    [ "$(docker node inspect --format '{{index .Spec.Labels "counter.redis"}}' "$node")" = true ] && return
+    [ "$(docker node inspect --format "{{index .Spec.Labels \"$1\"}}" "$node")" = true ] && return
   done
-  docker node update --label-add counter.redis=true "$(docker info --format '{{.Swarm.NodeID}}')" >/dev/null
-  say "Redis's node: this one (label counter.redis=true)"
+  docker node update --label-add "$1=true" "$(docker info --format '{{.Swarm.NodeID}}')" >/dev/null
+  say "$2 will run on this node (label $1=true)"
 }
 
 deploy() {
@@ -133,7 +134,8 @@ deploy() {
     args+=(--image "$service=${tags[$service]}")
   done
 
-  place_redis
+  place counter.redis "Redis and its volume"
+  place counter.lb "the load balancer and its port"
   work=$(mktemp -d)
   # shellcheck disable=SC2064  # the folder is known now
   trap "rm -rf '$work'" EXIT

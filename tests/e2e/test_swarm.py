@@ -99,13 +99,14 @@ def swarm(docker):
     if made:
         docker_cli("swarm", "init", "--advertise-addr", "127.0.0.1")
     node = docker_cli("info", "--format", "{{.Swarm.NodeID}}")
-    labelled = docker_cli("node", "inspect", node, "--format", '{{index .Spec.Labels "counter.redis"}}')
+    labels = json.loads(docker_cli("node", "inspect", node, "--format", "{{json .Spec.Labels}}"))
     yield
     if made:
         docker_cli("swarm", "leave", "--force")
         docker_cli("network", "rm", "docker_gwbridge", check=False)  # swarm init made it
-    elif not labelled:
-        docker_cli("node", "update", "--label-rm", "counter.redis", node, check=False)
+    else:
+        for label in {"counter.redis", "counter.lb"} - set(labels):
+            docker_cli("node", "update", "--label-rm", label, node, check=False)
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ class Result:
     served_by: Counter = field(default_factory=Counter)
     gave_up: int = 0  # requests that never succeeded
     slowest: float = 0.0  # seconds, the longest single attempt
+    failures: list = field(default_factory=list)  # (monotonic start time, status) of each failed attempt
     bad_bodies: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -76,6 +77,8 @@ def count_one(client, result, deadline, retry):
         with result.lock:
             result.attempts[status] += 1
             result.slowest = max(result.slowest, time.monotonic() - started)
+            if status != 200:
+                result.failures.append((started, status))
         if status == 200:
             match = SENTENCE.fullmatch(body)
             with result.lock:
@@ -92,7 +95,7 @@ def count_one(client, result, deadline, retry):
         time.sleep(0.1)
 
 
-def run(port, clients=16, seconds=20.0, retry=False, settle=30.0, during=None, grace=30.0):
+def run(port, clients=16, seconds=20.0, retry=False, settle=30.0, during=None, grace=30.0, host="127.0.0.1"):
     """Run `clients` threads for `seconds`; call `during()` meanwhile; return the Result.
 
     A request still failing when the run ends is retried (with `retry`) for up to `settle`
@@ -103,7 +106,7 @@ def run(port, clients=16, seconds=20.0, retry=False, settle=30.0, during=None, g
     stop = time.monotonic() + seconds
 
     def loop():
-        client = Client(port)
+        client = Client(port, host=host)
         while time.monotonic() < stop:
             count_one(client, result, stop + settle, retry)
         client.close()

@@ -73,7 +73,7 @@ class Stack:
         return self.json("/stats")
 
     def load(self, **kwargs):
-        return load_client.run(self.port, **kwargs)
+        return load_client.run(self.port, host=self.host, **kwargs)
 
     def redis_outage(self, *stop, after, down_for):
         """A `during` for load(): after a while, `docker compose <stop...> redis`, then start it."""

@@ -67,6 +67,8 @@ def test_redis_stops_first_on_its_labelled_node_and_the_lb_publishes_on_its_node
     services = stack_file(config, "counter", IMAGES, replicas=3)["services"]
     assert services["redis"]["deploy"]["update_config"]["order"] == "stop-first"
     assert services["redis"]["deploy"]["placement"] == {"constraints": ["node.labels.counter.redis == true"]}
+    assert services["lb"]["deploy"]["placement"] == {"constraints": ["node.labels.counter.lb == true"]}
+    assert services["web"]["deploy"]["placement"] == {"constraints": ["node.labels.counter.web != false"]}
     assert services["lb"]["ports"] == [{"mode": "host", "target": 8080, "published": 80, "protocol": "tcp"}]
     assert services["web"]["secrets"] == [{"source": "redis_app_password", "target": "redis_app_password"}]
 

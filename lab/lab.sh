@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# The swarm lab: a registry and three Docker engines, each in a container on this host (a manager
+# and two workers), joined into one swarm, so that `make deploy` runs as on a real cluster.
+#   up     make it (about a minute), and print the two settings that point make at it
+#   down   remove it all: engines, their disks, the registry, the network
+#   env    print those settings again: eval "$(lab/lab.sh env)"
+# The manager runs Redis and the load balancer (labels counter.redis, counter.lb) and no web
+# replica (counter.web=false), so a worker can be drained or lost while the count lives on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+lab=${LAB_NAME:-counter-lab}
+check_pattern LAB_NAME "$lab" '^[a-z0-9][a-z0-9-]{0,30}$' "a name of lower-case letters, digits and -"
+nodes=(manager worker-1 worker-2)
+
+host() { DOCKER_HOST="" docker "$@"; }   # this host's engine, whatever DOCKER_HOST says
+node() { local name=$1; shift; docker -H "tcp://$(address "$lab-$name"):2375" "$@"; }
+address() { host inspect --format "{{(index .NetworkSettings.Networks \"$lab\").IPAddress}}" "$1"; }
+
+# An image from a registry if one answers, else a stand-in built here from Debian's packages.
+debian_base() {
+  local image
+  for image in debian:sid counter-standin/debian:sid; do
+    if host image inspect "$image" >/dev/null 2>&1 || host pull --quiet "$image" >/dev/null 2>&1; then
+      echo "$image"
+      return
+    fi
+  done
+  die "no Debian sid image to build the lab from: run 'make offline-images' first (or allow pulls)"
+}
+
+build_images() {
+  local base
+  base=$(debian_base)
+  say "building the lab's engine image from $base"
+  quietly "building $lab/node" host build --quiet --build-arg "BASE=$base" -f lab/node.Dockerfile -t "$lab/node" lab
+  if host image inspect registry:2 >/dev/null 2>&1 || host pull --quiet registry:2 >/dev/null 2>&1; then
+    registry_image=registry:2
+  else
+    say "no registry:2 to pull: building a stand-in from Debian's docker-registry"
+    quietly "building $lab/registry" host build --quiet --build-arg "BASE=$base" -f lab/registry.Dockerfile \
+      -t "$lab/registry" lab
+    registry_image=$lab/registry
+  fi
+}
+
+start_node() {
+  local name=$1 subnet=$2
+  # Each engine keeps its disk in a volume (overlay2 works there; it would not on the container's
+  # own root) and its run state on a tmpfs (so a killed engine starts again), its containers'
+  # cgroups under /<lab>-<node>, and trusts the lab's registry.
+  host run --detach --name "$lab-$name" --hostname "$name" --network "$lab" \
+    --cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined \
+    --security-opt apparmor=unconfined --security-opt systempaths=unconfined \
+    --cgroupns host --volume /sys/fs/cgroup:/sys/fs/cgroup:rw --volume "$lab-$name:/var/lib/docker" \
+    --tmpfs /run \
+    --label "$lab=node" "$lab/node" \
+    --cgroup-parent "/$lab-$name" --host unix:///var/run/docker.sock --host tcp://0.0.0.0:2375 \
+    --tls=false --insecure-registry "$subnet" >/dev/null
+}
+
+wait_engine() {
+  local deadline=$((SECONDS + 90))
+  until node "$1" info >/dev/null 2>&1; do
+    (( SECONDS < deadline )) || { host logs --tail 15 "$lab-$1" >&2; die "the engine of $1 did not start within 90 s"; }
+    sleep 1
+  done
+}
+
+# The base images the stack is built from (Compose's build arguments), copied to the manager,
+# which builds the stack's images as a real cluster's manager (or CI) would.
+seed_base_images() {
+  local image
+  for image in $(compose config --format json | python3 -c '
+import json, sys
+services = json.load(sys.stdin)["services"].values()
+print("\n".join(sorted({v for s in services for v in s.get("build", {}).get("args", {}).values()})))'); do
+    host image inspect "$image" >/dev/null 2>&1 || host pull --quiet "$image" >/dev/null 2>&1 \
+      || die "no $image here to give the manager: run 'make offline-images' (or allow pulls)"
+    say "giving the manager $image"
+    host save "$image" | node manager load --quiet >/dev/null
+  done
+}
+
+up() {
+  require_docker
+  [ -z "$(host ps --all --quiet --filter "label=$lab")" ] || die "the lab $lab exists: 'make swarm-lab-down' first"
+  build_images
+  host network create "$lab" >/dev/null
+  local subnet manager name token
+  subnet=$(host network inspect --format '{{(index .IPAM.Config 0).Subnet}}' "$lab")
+  host run --detach --name "$lab-registry" --network "$lab" --label "$lab=registry" "$registry_image" >/dev/null
+  for name in "${nodes[@]}"; do start_node "$name" "$subnet"; done
+  for name in "${nodes[@]}"; do wait_engine "$name"; done
+  manager=$(address "$lab-manager")
+  say "making the swarm: manager at $manager, two workers"
+  node manager swarm init --advertise-addr "$manager" >/dev/null
+  token=$(node manager swarm join-token --quiet worker)
+  for name in worker-1 worker-2; do
+    node "$name" swarm join --token "$token" "$manager:2377" >/dev/null
+  done
+  node manager node update --label-add counter.redis=true --label-add counter.lb=true \
+    --label-add counter.web=false manager >/dev/null
+  seed_base_images
+  say "lab $lab is up: 3 engines, a registry. Point make at it:"
+  settings
+}
+
+settings() {
+  local registry
+  registry=$(address "$lab-registry" 2>/dev/null) || die "no lab $lab: make it with 'make swarm-lab'"
+  echo "export DOCKER_HOST=tcp://$(address "$lab-manager"):2375 REGISTRY=$registry:5000"
+}
+
+down() {
+  local containers
+  mapfile -t containers < <(host ps --all --quiet --filter "label=$lab")
+  [ ${#containers[@]} -eq 0 ] || host rm --force --volumes "${containers[@]}" >/dev/null
+  for name in "${nodes[@]}"; do host volume rm "$lab-$name" >/dev/null 2>&1 || true; done
+  host network rm "$lab" >/dev/null 2>&1 || true
+  say "lab $lab removed"
+}
+
+case "${1-}" in
+  up | down) "$1" ;;
+  env) settings ;;
+  *) die "usage: lab/lab.sh up|down|env" ;;
+esac
