@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The stack on Docker Swarm, as stack STACK (counter), on the swarm the Docker CLI points at:
 #   deploy  build the images, tag them by content (push them to REGISTRY), deploy, wait until served
-#   scale   change web to SCALE replicas under load, waiting until they serve
+#   scale   change web to SCALE replicas with no downtime, waiting until they all serve
 #   remove  remove the stack; its Redis volume (the count) stays unless REMOVE_DATA=yes
 # How Swarm differs from Compose is all in deploy/stackfile.py.
 set -euo pipefail
