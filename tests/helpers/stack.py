@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -88,6 +89,11 @@ class Stack:
 
     def down(self):
         self.compose("--profile", "loadtest", "down", "--volumes", "--remove-orphans", check=False)
+
+
+def script_lines(done):
+    """What a make target's script wrote to stderr, without make's own "make[N]: ***" lines."""
+    return [line for line in done.stderr.splitlines() if not re.match(r"make(\[\d+\])?: \*\*\* ", line)]
 
 
 def assert_exact(stack, result, before):
