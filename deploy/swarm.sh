@@ -120,7 +120,7 @@ deploy() {
 
   scripts/secrets.sh >/dev/null
   say "building the images"
-  COMPOSE_PROJECT_NAME=$stack quietly "building the images" compose build
+  COMPOSE_PROJECT_NAME=$stack compose_or_explain "building the images" build --quiet
   declare -gA tags=()
   local args=()
   for service in redis web lb; do

@@ -72,10 +72,7 @@ wait_engine() {
 # which builds the stack's images as a real cluster's manager (or CI) would.
 seed_base_images() {
   local image
-  for image in $(compose config --format json | python3 -c '
-import json, sys
-services = json.load(sys.stdin)["services"].values()
-print("\n".join(sorted({v for s in services for v in s.get("build", {}).get("args", {}).values()})))'); do
+  for image in $(base_images); do
     host image inspect "$image" >/dev/null 2>&1 || host pull --quiet "$image" >/dev/null 2>&1 \
       || die "no $image here to give the manager: run 'make offline-images' (or allow pulls)"
     say "giving the manager $image"

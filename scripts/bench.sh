@@ -32,8 +32,8 @@ printf '{"replicas": "%s", "warmup": %s, "duration": %s, "connections": %s, "web
 
 scripts/secrets.sh >/dev/null
 say "starting the benchmark stack ($COMPOSE_PROJECT_NAME; each replica limited to $web_cpus of a core)"
-quietly "building the benchmark's images" bench build
-quietly "starting the benchmark stack" bench up --detach --wait --scale web=1 lb tutorial lb-static
+compose_or_explain "building the benchmark's images" --profile bench build --quiet
+compose_or_explain "starting the benchmark stack" --profile bench up --detach --wait --scale web=1 lb tutorial lb-static
 
 # measure NAME KIND REPLICAS URL [COUNT_URL] [PACED]: one point, with a CPU sample mid-run.
 measure() {

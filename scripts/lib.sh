@@ -88,9 +88,48 @@ quietly() {
   rm -f "$output"
 }
 
+# The base images the stack's images are built from (Compose's build arguments).
+base_images() {
+  compose config --format json | python3 -c '
+import json, sys
+services = json.load(sys.stdin)["services"].values()
+print("\n".join(sorted({v for s in services for v in s.get("build", {}).get("args", {}).values()})))'
+}
+
+# Run Compose, showing its output; if it fails, stop with one last line naming the cause and the
+# fix: a base image that cannot be pulled, a port that is taken, a service that did not become
+# healthy (with its last log lines), or a build that failed: compose_or_explain WHAT ARGS...
+compose_or_explain() {
+  local what=$1 output status=0 image port container service
+  shift
+  output=$(mktemp)
+  compose "$@" 2>&1 | tee "$output" || status=$?
+  if [ "$status" = 0 ]; then rm -f "$output"; return; fi
+  for image in $(base_images); do
+    docker image inspect "$image" >/dev/null 2>&1 && continue
+    rm -f "$output"
+    die "the base image $image cannot be pulled here: run 'make offline-images' to build stand-ins from Debian's packages (or reach a registry)"
+  done
+  port=$(grep -oE '(listen tcp[46]? |Bind for )[^ ]*:[0-9]+' "$output" | head -n 1 | sed 's/.*://' || true)
+  if [ -n "$port" ]; then
+    rm -f "$output"
+    case "$port" in
+      "${LOCUST_PORT:-8089}") die "port $port is taken on this host: free it, or choose another with LOCUST_PORT=..." ;;
+      *) die "port $port is taken on this host: free it, or choose another with LB_PORT=... (make up LB_PORT=8080)" ;;
+    esac
+  fi
+  container=$(grep -oE 'container [^ ]+ is unhealthy' "$output" | head -n 1 | cut -d' ' -f2 || true)
+  rm -f "$output"
+  if [ -n "$container" ]; then
+    service=$(docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}}' "$container" 2>/dev/null)
+    compose logs --no-color --tail 10 "${service:-$container}" >&2 || true
+    die "$what: ${service:-$container} did not become healthy (its last log lines are above)"
+  fi
+  die "$what failed (Compose's messages are above)"
+}
+
 # Change the running stack's web tier to N replicas and wait until they are healthy: scale_web N
 # Only web changes: no rebuild, running replicas are kept, leaving ones finish their requests.
 scale_web() {
-  quietly "scaling web to $1 replicas" \
-    compose up --detach --no-build --no-recreate --scale "web=$1" --wait web
+  compose_or_explain "scaling web to $1 replicas" up --detach --no-build --no-recreate --scale "web=$1" --wait web
 }

@@ -9,8 +9,7 @@ check_range SCALE "$scale" 1 "${MAX_SCALE:-64}"
 require_docker
 scripts/secrets.sh
 say "starting $scale web replicas"
-compose up --detach --build --remove-orphans --scale "web=$scale" --wait \
-  || die "the stack did not become healthy (see 'make logs')"
+compose_or_explain "starting the stack" up --detach --build --remove-orphans --scale "web=$scale" --wait
 address=$(lb_address)
 wait_ready "$address" 60
 say "counter is up: http://$address/  ($scale replicas)"
