@@ -15,7 +15,7 @@ import time
 import pytest
 
 from helpers.stack import Stack, assert_exact
-from helpers.support import ROOT, free_port
+from helpers.support import ROOT, free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -279,9 +279,7 @@ def test_a_broken_image_is_rolled_back_by_swarm_while_serving_goes_on(deployed, 
     done = outcome["deploy"]
     assert done.returncode != 0
     assert "swarm.sh: the update of web failed, so Swarm rolls it back" in done.stderr
-    deadline = time.monotonic() + 60
-    while deployed.healthy("web") < 3 and time.monotonic() < deadline:
-        time.sleep(1)
+    wait_for(lambda: deployed.healthy("web") >= 3, 60, "3 healthy web replicas", interval=1)
     assert deployed.image("web") == good_image
     assert result.failed_attempts == 0, result.attempts
     assert_exact(deployed, result, before)

@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from helpers.stack import Stack, assert_exact
-from helpers.support import ROOT
+from helpers.support import ROOT, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -51,11 +51,7 @@ class LabStack(Stack):
         return self.docker("node", "inspect", node, "--format", "{{.Status.State}}")
 
     def wait(self, check, seconds, what):
-        deadline = time.monotonic() + seconds
-        while not check():
-            assert time.monotonic() < deadline, f"{what} within {seconds} s"
-            time.sleep(0.5)
-        return seconds - (deadline - time.monotonic())
+        return wait_for(check, seconds, what, interval=0.5)
 
     def spread(self):
         """Replicas on both workers again (Swarm does not move tasks back by itself)."""

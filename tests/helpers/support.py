@@ -22,15 +22,16 @@ def port_open(port):
         return True
 
 
-def wait_for(check, seconds, what):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+def wait_for(check, seconds, what, interval=0.05):
+    """Call check() every `interval` seconds until it is true; returns the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
         try:
             if check():
-                return
+                return time.monotonic() - started
         except OSError:
             pass
-        time.sleep(0.05)
+        time.sleep(interval)
     raise TimeoutError(f"{what} not ready within {seconds} s")
 
 
