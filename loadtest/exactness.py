@@ -1,19 +1,23 @@
 """The exactness check: did the counter move by exactly the number of successful requests?
 
-`python exactness.py REPORT_DIR` checks a finished run: the counter's snapshots from before and
-after it, and locust's totals from its CSV statistics. It prints a verdict table, writes
-summary.json and a PNG next to the HTML report, and exits 1 on MISMATCH or too many failures.
+judge.py gives each locust test its verdict with these functions. `python exactness.py REPORT`
+shows the newest test's verdict in a run's folder, and exits 1 on MISMATCH, on too many failures,
+or when there is no final verdict yet: a test still running in locust's web UI (asked with
+--locust URL) is refused, and nothing is written.
 """
 
 import argparse
-import csv
 import json
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
-# The locustfile's names for requests that count (first attempts and retries).
-COUNTING = ("GET / (count up)", "GET / (retry)")
+RUNNING = ("spawning", "running", "stopping", "cleanup")  # locust's states of a test not yet over
+
+
+class NoVerdict(Exception):
+    """There is no final verdict to show (the message says why, in one line)."""
 
 
 def verdict(succeeded, failed, delta):
@@ -33,25 +37,6 @@ def verdict(succeeded, failed, delta):
     )
 
 
-def locust_totals(report):
-    """(sent, succeeded, failed) over the counting requests of the run in `report`.
-
-    From locust's final JSON when it wrote one (headless runs); otherwise from its CSV, which it
-    rewrites every few seconds and so is complete once a test stopped in the web UI.
-    """
-    final = report / "locust.json"
-    if final.exists():
-        rows = [(s["name"], s["num_requests"], s["num_failures"]) for s in json.loads(final.read_text())]
-    else:
-        with open(report / "locust_stats.csv", newline="") as lines:
-            rows = [
-                (r["Name"], int(r["Request Count"]), int(r["Failure Count"])) for r in csv.DictReader(lines)
-            ]
-    sent = sum(n for name, n, _ in rows if name in COUNTING)
-    failed = sum(f for name, _, f in rows if name in COUNTING)
-    return sent, sent - failed, failed
-
-
 def replica_shares(before, after):
     """[(replica, requests during the run, share)], largest first."""
     moved = {
@@ -61,6 +46,12 @@ def replica_shares(before, after):
     }
     total = sum(moved.values())
     return [(name, n, n / total) for name, n in sorted(moved.items(), key=lambda item: (-item[1], item[0]))]
+
+
+def per_second(rates):
+    """(seconds, requests/s) from samples of (seconds since start, requests so far)."""
+    pairs = list(zip(rates, rates[1:], strict=False))
+    return [t for _, (t, _) in pairs], [(n1 - n0) / (t1 - t0) for (t0, n0), (t1, n1) in pairs]
 
 
 def summarize(before, after, totals, max_fail_ratio):
@@ -108,37 +99,48 @@ def snapshot(host):
         return json.load(response)
 
 
-def check(report, host, max_fail_ratio):
-    """Check the run in `report`; returns its summary (taking the 'after' snapshot if missing)."""
-    report = Path(report)
-    before = json.loads((report / "before.json").read_text())
-    after_file = report / "after.json"
-    if not after_file.exists():
-        after_file.write_text(json.dumps(snapshot(host)))
-    after = json.loads(after_file.read_text())
-    summary = summarize(before, after, locust_totals(report), max_fail_ratio)
-    (report / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    try:
-        from plot import plot
+def locust_state(url):
+    """The state of the test in the locust web UI at `url` ("running", "stopped", ...)."""
+    with urllib.request.urlopen(f"{url}/stats/requests", timeout=10) as response:
+        return json.load(response)["state"]
 
-        plot(report, summary)
-    except ImportError as error:  # matplotlib is in the locust image; elsewhere the PNG is skipped
-        print(f"no PNG: {error}", file=sys.stderr)
-    return summary
+
+def newest_test(report):
+    tests = sorted(Path(report).glob("test-*/before.json"), key=lambda p: int(p.parent.name[5:]))
+    return tests[-1].parent if tests else None
+
+
+def final_summary(report, locust_url=None, wait=15):
+    """(folder, summary) of the newest test in `report`; NoVerdict says why there is none."""
+    state = locust_state(locust_url) if locust_url else None
+    if state in RUNNING:
+        raise NoVerdict(f"the test in locust's web UI is {state}: stop it there, then run 'make check'")
+    test = newest_test(report)
+    if test is None:
+        raise NoVerdict(f"{report} has no test yet: start one in locust's web UI")
+    summary = test / "summary.json"
+    deadline = time.monotonic() + (wait if state == "stopped" else 0)
+    while not summary.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)  # the verdict is made once the workers' last statistics are in
+    if not summary.exists():
+        raise NoVerdict(f"{test} has no verdict: its test never ended (locust stopped during it)")
+    return test, json.loads(summary.read_text())
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("report", help="a run's folder under reports/")
-    parser.add_argument("--host", default="http://lb:8080")
-    parser.add_argument("--max-fail-ratio", type=float, default=0.0)
+    parser.add_argument("--locust", help="the web UI of a locust that may still be running a test")
     args = parser.parse_args(argv)
     try:
-        summary = check(args.report, args.host, args.max_fail_ratio)
+        test, summary = final_summary(args.report, args.locust)
     except (OSError, ValueError, KeyError) as error:
-        print(f"check: cannot check {args.report}: {error}", file=sys.stderr)
+        print(f"check: cannot read the verdict in {args.report}: {error}", file=sys.stderr)
         return 2
-    print(table(summary))
+    except NoVerdict as refusal:
+        print(f"check: {refusal}", file=sys.stderr)
+        return 1
+    print(f"{test}:\n{table(summary)}")
     return 0 if summary["passed"] else 1
 
 

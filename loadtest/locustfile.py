@@ -2,12 +2,14 @@
 
 Every answer is checked (status, the sentence, a positive count), so a wrong body is a failure.
 Each request carries its own Idempotency-Key, and a request that hit a connection error or a
-5xx is retried with the same key: it counts once however many attempts it took.
+5xx is retried with the same key: it counts once however many attempts it took. Every test gets
+its exactness verdict over the requests that count (judge.py).
 """
 
 import re
 import uuid
 
+from judge import judge_every_test
 from locust import FastHttpUser, between, task
 
 SENTENCE = re.compile(r"Hello World! I have been seen ([1-9][0-9]*) times\.\n")
@@ -15,6 +17,8 @@ COUNT_UP = "GET / (count up)"
 RETRY = "GET / (retry)"
 READ = "GET /count (read)"
 ATTEMPTS = 3
+
+judge_every_test(counting=(COUNT_UP, RETRY))
 
 
 class Visitor(FastHttpUser):

@@ -1,30 +1,18 @@
-"""The run's picture: requests per second over time, and each replica's share as bars."""
-
-import csv
+"""A test's picture: requests per second over time, and each replica's share as bars."""
 
 import matplotlib
+
+from exactness import per_second
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def history(report):
-    """(seconds since start, requests per second) from locust's aggregated history."""
-    times, rates = [], []
-    with open(report / "locust_stats_history.csv", newline="") as rows:
-        for row in csv.DictReader(rows):
-            if row["Name"] == "Aggregated":
-                times.append(int(row["Timestamp"]))
-                rates.append(float(row["Requests/s"]))
-    start = times[0] if times else 0
-    return [t - start for t in times], rates
-
-
-def plot(report, summary):
+def plot(folder, summary):
     figure, (rate_axis, share_axis) = plt.subplots(1, 2, figsize=(12, 4.5))
-    seconds, rates = history(report)
+    seconds, rates = per_second(summary["rates"])
     rate_axis.plot(seconds, rates, color="tab:blue")
-    rate_axis.set(title="Requests per second", xlabel="seconds", ylabel="requests/s")
+    rate_axis.set(title="Requests per second (that count)", xlabel="seconds", ylabel="requests/s")
     rate_axis.grid(alpha=0.3)
     names = [row["replica"] for row in summary["replicas"]]
     counts = [row["requests"] for row in summary["replicas"]]
@@ -35,5 +23,5 @@ def plot(report, summary):
         f"{summary['verdict']}: {summary['counter_delta']} counted, {summary['succeeded']} succeeded"
     )
     figure.tight_layout()
-    figure.savefig(report / "summary.png", dpi=100)
+    figure.savefig(folder / "summary.png", dpi=100)
     plt.close(figure)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Locust's web UI against the running stack, with WORKERS worker processes (0: one process).
-# Stop the test in the UI, then `make check` gives the exactness verdict for it.
+# Each test started there gets its exactness verdict when it stops (the UI's Exactness tab and
+# `make check` show it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -12,8 +13,9 @@ require_running_stack
 
 report=$(new_report_dir "" -ui)
 use_host_user
-export LOCUST_REPORT="/$report" WORKERS="$workers"
+LOCUST_MASTER=$( (( workers > 0 )) && echo true || echo false)
+export LOCUST_REPORT="/$report" LOCUST_MASTER
 compose --profile loadtest up --detach --build --no-deps --scale "locust-worker=$workers" \
   locust-master locust-worker
 port=$(compose port locust-master 8089 | sed 's/.*://')
-say "locust UI: http://127.0.0.1:$port/  (report in $report/; 'make check' after the test)"
+say "locust UI: http://127.0.0.1:$port/  (each test's verdict in $report/test-N/; 'make check' shows the newest)"

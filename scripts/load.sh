@@ -29,10 +29,17 @@ if (( workers > 0 )); then
   say "starting $workers locust workers"
   loadtest up --detach --no-deps --scale "locust-worker=$workers" locust-worker
 fi
+# locust runs the test itself (its autostart, as in the web UI, so that a stop waits for every
+# worker's users) and gives it its verdict (loadtest/judge.py), which is also its exit code.
+options=(--autostart --autoquit 0 --web-host 127.0.0.1 --print-stats
+  --users "$users" --spawn-rate "$spawn_rate" --run-time "$duration"
+  --csv "/$report/locust" --html "/$report/report.html")
+if (( workers > 0 )); then options+=(--master --expect-workers "$workers"); fi
 say "$users users, $spawn_rate new per second, for $duration (report in $report/)"
 status=0
-loadtest run --rm --no-deps --use-aliases locust-master python run.py \
-  --report "/$report" --users "$users" --spawn-rate "$spawn_rate" --duration "$duration" \
-  --workers "$workers" --max-fail-ratio "$max_fail_ratio" || status=$?
-say "report: $report/report.html, summary.json, summary.png"
+LOCUST_REPORT="/$report" MAX_FAIL_RATIO=$max_fail_ratio loadtest run --rm --no-deps --use-aliases \
+  locust-master locust "${options[@]}" || status=$?
+say "report: $report/report.html, and the verdict in $report/test-1/ (summary.json, summary.png)"
+# The verdict last, where it is read (locust's own final statistics come after its hooks).
+python3 loadtest/exactness.py "$report" || true
 exit "$status"

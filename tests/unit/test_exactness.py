@@ -1,9 +1,19 @@
-"""The exactness check's verdicts, from locust's CSV totals and the counter's snapshots."""
+"""The exactness check's verdicts, from locust's totals and the counter's snapshots."""
 
-import csv
 import json
 
-from exactness import locust_totals, replica_shares, summarize, table, verdict
+import pytest
+
+from exactness import (
+    NoVerdict,
+    final_summary,
+    newest_test,
+    per_second,
+    replica_shares,
+    summarize,
+    table,
+    verdict,
+)
 
 
 def test_exact_when_the_delta_equals_the_successes():
@@ -29,39 +39,6 @@ def test_failed_requests_that_were_counted_are_named_with_the_bounds():
     assert "bounds 1000..1005" in reason
 
 
-def write_stats(path, rows):
-    with open(path, "w", newline="") as out:
-        writer = csv.DictWriter(out, ["Type", "Name", "Request Count", "Failure Count"])
-        writer.writeheader()
-        for name, sent, failed in rows:
-            writer.writerow({"Type": "GET", "Name": name, "Request Count": sent, "Failure Count": failed})
-
-
-def test_locust_totals_prefer_the_final_json_of_a_headless_run(tmp_path):
-    write_stats(tmp_path / "locust_stats.csv", [("GET / (count up)", 10, 0)])
-    final = [
-        {"name": "GET / (count up)", "method": "GET", "num_requests": 12, "num_failures": 1},
-        {"name": "GET / (retry)", "method": "GET", "num_requests": 1, "num_failures": 0},
-        {"name": "GET /count (read)", "method": "GET", "num_requests": 5, "num_failures": 0},
-    ]
-    (tmp_path / "locust.json").write_text(json.dumps(final))
-    assert locust_totals(tmp_path) == (13, 12, 1)
-
-
-def test_locust_totals_add_first_attempts_and_retries_but_not_reads(tmp_path):
-    stats = tmp_path / "locust_stats.csv"
-    write_stats(
-        stats,
-        [
-            ("GET / (count up)", 900, 4),
-            ("GET / (retry)", 4, 1),
-            ("GET /count (read)", 50, 0),
-            ("Aggregated", 954, 5),
-        ],
-    )
-    assert locust_totals(tmp_path) == (904, 899, 5)
-
-
 def test_summary_shares_and_gate():
     before = {"total": 10, "replicas": {"a": 10}}
     after = {"total": 110, "replicas": {"a": 40, "b": 40, "c": 30}}
@@ -74,3 +51,41 @@ def test_summary_shares_and_gate():
     failing = summarize(before, after, (102, 100, 2), max_fail_ratio=0.0)
     assert failing["verdict"] == "EXACT" and not failing["passed"]
     assert "FAILED: the failure ratio is above MAX_FAIL_RATIO" in table(failing)
+
+
+def a_test(report, number, summary=None):
+    folder = report / f"test-{number}"
+    folder.mkdir(parents=True)
+    (folder / "before.json").write_text(json.dumps({"total": 0, "replicas": {}}))
+    if summary is not None:
+        (folder / "summary.json").write_text(json.dumps(summary))
+    return folder
+
+
+def test_the_newest_test_is_the_highest_number_not_the_last_name(tmp_path):
+    for number in (1, 2, 9, 10):
+        a_test(tmp_path, number)
+    assert newest_test(tmp_path) == tmp_path / "test-10"
+
+
+def test_a_run_with_no_test_has_no_verdict(tmp_path):
+    with pytest.raises(NoVerdict, match="has no test yet: start one in locust's web UI"):
+        final_summary(tmp_path)
+
+
+def test_a_test_that_never_ended_has_no_verdict_even_if_an_older_one_has(tmp_path):
+    a_test(tmp_path, 1, summary={"verdict": "EXACT"})
+    a_test(tmp_path, 2)
+    with pytest.raises(NoVerdict, match="test-2 has no verdict: its test never ended"):
+        final_summary(tmp_path)
+    assert not (tmp_path / "test-2" / "summary.json").exists()
+
+
+def test_the_newest_verdict_is_read_as_written(tmp_path):
+    a_test(tmp_path, 1, summary={"verdict": "MISMATCH"})
+    newest = a_test(tmp_path, 2, summary={"verdict": "EXACT"})
+    assert final_summary(tmp_path) == (newest, {"verdict": "EXACT"})
+
+
+def test_the_picture_turns_running_totals_into_requests_per_second():
+    assert per_second([(0.0, 0), (1.0, 100), (3.0, 500)]) == ([1.0, 3.0], [100.0, 200.0])

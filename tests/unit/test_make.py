@@ -83,5 +83,5 @@ def test_check_with_no_run_yet_says_so_in_one_line(tmp_path):
     done = subprocess.run(["bash", tmp_path / "scripts" / "check.sh"], capture_output=True, text=True)
     assert done.returncode != 0
     assert done.stderr.splitlines() == [
-        "check.sh: no run to check: reports/ is empty (run 'make load' first)"
+        "check.sh: no run to check: reports/ has no locust run (run 'make load' first)"
     ]

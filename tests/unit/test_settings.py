@@ -89,7 +89,7 @@ def shown_in_env_example():
 
 
 # Set by the scripts for each run, not by users.
-SET_BY_SCRIPTS = {"HOST_USER", "LOCUST_REPORT", "WORKERS"}
+SET_BY_SCRIPTS = {"HOST_USER", "LOCUST_REPORT", "LOCUST_MASTER", "MAX_FAIL_RATIO"}
 
 
 def test_env_example_names_every_variable_with_its_real_default():

@@ -1,0 +1,191 @@
+"""Every locust test gets its exactness verdict, from locust's own event hooks.
+
+When a test starts (on the master or the local runner, never on a worker) the counter is read;
+when it has stopped, every user having finished its request and the workers' last statistics being
+in, the counter is read again and its movement compared with locust's totals for the requests
+that count. Test N's files go to REPORT/test-N/ (before.json, after.json, summary.json,
+summary.png); its verdict goes to the console, to the web UI's Exactness tab (the figures so far
+while it runs) and, when locust quits, to its exit code.
+"""
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import gevent
+from flask import request
+from locust import events
+from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
+
+import exactness
+
+log = logging.getLogger("exactness")
+
+
+class Judge:
+    def __init__(self, environment, counting):
+        self.environment = environment
+        self.counting = counting
+        options = environment.parsed_options
+        self.report = Path(options.report)
+        self.max_fail_ratio = options.max_fail_ratio
+        self.tests = 0
+        self.before = None  # the running test's first snapshot, None when it has none
+        self.summary = None  # the newest test's verdict, once it has stopped
+        self.failed = False  # a test failed, or could not be judged
+        self.started = 0.0
+        self.rates = []  # (seconds since start, requests that count so far)
+        self.sampler = None
+
+    def totals(self):
+        """(sent, succeeded, failed) over the requests that count, from locust's statistics."""
+        stats = self.environment.runner.stats.entries
+        entries = [entry for (name, _), entry in stats.items() if name in self.counting]
+        sent = sum(e.num_requests for e in entries)
+        failed = sum(e.num_failures for e in entries)
+        return sent, sent - failed, failed
+
+    def counter(self):
+        """The stack's /stats, or None (said in one line) when it cannot be read."""
+        host = self.environment.host or self.environment.parsed_options.host  # the UI's, or locust.conf's
+        try:
+            return exactness.snapshot(host)
+        except (OSError, ValueError) as error:
+            log.error("cannot read the counter at %s/stats: %s", host, error)
+            return None
+
+    def test_started(self, **_):
+        self.tests += 1
+        self.summary = None
+        self.before = self.counter()
+        self.folder().mkdir(parents=True, exist_ok=True)
+        if self.before is None:
+            self.failed = True
+            log.error("test %d gets no verdict: its start was not seen", self.tests)
+            return
+        self.write("before.json", self.before)
+        self.started = time.monotonic()
+        self.rates = []
+        self.sampler = gevent.spawn(self.sample)
+
+    def sample(self):
+        # A master's totals move only when the workers report.
+        every = WORKER_REPORT_INTERVAL if isinstance(self.environment.runner, MasterRunner) else 1
+        while True:
+            self.rates.append((time.monotonic() - self.started, self.totals()[0]))
+            gevent.sleep(every)
+
+    def test_stopped(self, **_):
+        if self.before is None:
+            return
+        after = self.counter()  # every user has stopped: the counter no longer moves
+        self.sampler.kill()
+        stopped = time.monotonic() - self.started
+        if isinstance(self.environment.runner, MasterRunner):
+            gevent.sleep(WORKER_REPORT_INTERVAL + 1.5)  # each worker's last report, sent after it stopped
+        self.rates.append((stopped, self.totals()[0]))
+        if after is None:
+            self.failed = True
+            log.error("test %d gets no verdict: its end was not seen", self.tests)
+            self.before = None
+            return
+        self.write("after.json", after)
+        summary = exactness.summarize(self.before, after, self.totals(), self.max_fail_ratio)
+        summary["rates"] = self.rates
+        self.before = None
+        self.failed = self.failed or not summary["passed"]
+        self.write("summary.json", summary)
+        try:
+            from plot import plot
+
+            plot(self.folder(), summary)
+        except ImportError as error:  # matplotlib is in the load generator's image only
+            log.warning("no PNG: %s", error)
+        self.summary = summary
+        print(f"\ntest {self.tests} ({self.folder()}):\n{exactness.table(summary)}\n", flush=True)
+
+    def quitting(self, environment, **_):
+        if self.tests:
+            environment.process_exit_code = 1 if self.failed or self.summary is None else 0
+
+    def folder(self):
+        return self.report / f"test-{self.tests}"
+
+    def write(self, name, data):
+        # Written whole, then renamed, so that `make check` never reads half a file.
+        path = self.folder() / name
+        path.with_suffix(".tmp").write_text(json.dumps(data, indent=2) + "\n")
+        path.with_suffix(".tmp").replace(path)
+
+    def rows(self):
+        """The Exactness tab: the newest test's verdict, or its figures so far while it runs."""
+        if self.summary is not None:
+            s = self.summary
+            rows = [
+                ("verdict", f"{s['verdict']}: {s['reason']}"),
+                ("successful", s["succeeded"]),
+                ("failed", s["failed"]),
+                ("counter delta", s["counter_delta"]),
+                ("files", str(self.folder())),
+            ]
+        elif self.before is not None:
+            sent, succeeded, failed = self.totals()
+            now = self.counter()
+            delta = now["total"] - self.before["total"] if now else "unknown"
+            rows = [
+                ("verdict", "running: final once the test has stopped"),
+                ("successful so far", succeeded),
+                ("failed so far", failed),
+                ("counter delta so far", delta),
+            ]
+        else:
+            rows = [("verdict", "no test yet" if not self.tests else "this test could not be judged")]
+        return [{"what": what, "value": str(value)} for what, value in rows]
+
+    def extend(self, web_ui):
+        """The Exactness tab, through locust's documented web UI extension points."""
+        web_ui.template_args["extended_tabs"] = [{"title": "Exactness", "key": "exactness"}]
+        web_ui.template_args["extended_tables"] = [
+            {"key": "exactness", "structure": [{"key": "what", "title": ""}, {"key": "value", "title": ""}]}
+        ]
+
+        @web_ui.app.after_request
+        def add_verdict(response):
+            if request.path == "/stats/requests" and response.is_json:
+                extended = [{"key": "exactness", "data": self.rows()}]
+                response.set_data(json.dumps({**response.json, "extended_stats": extended}))
+            return response
+
+
+def judge_every_test(counting):
+    """Give every test in this locust process its verdict over the requests named in `counting`."""
+
+    @events.init_command_line_parser.add_listener
+    def options(parser, **_):
+        parser.add_argument(
+            "--report",
+            env_var="LOCUST_REPORT",
+            default="reports",
+            include_in_web_ui=False,
+            help="folder for each test's verdict (test-1, test-2, ...)",
+        )
+        parser.add_argument(
+            "--max-fail-ratio",
+            env_var="LOCUST_MAX_FAIL_RATIO",
+            type=float,
+            default=0.0,
+            include_in_web_ui=False,
+            help="fail a test whose failed share is above this",
+        )
+
+    @events.init.add_listener
+    def attach(environment, **_):
+        if isinstance(environment.runner, WorkerRunner):
+            return
+        judge = Judge(environment, counting)
+        environment.events.test_start.add_listener(judge.test_started)
+        environment.events.test_stop.add_listener(judge.test_stopped)
+        environment.events.quitting.add_listener(judge.quitting)
+        if environment.web_ui:
+            judge.extend(environment.web_ui)
