@@ -120,7 +120,7 @@ deploy() {
 
   scripts/secrets.sh >/dev/null
   say "building the images"
-  COMPOSE_PROJECT_NAME=$stack compose_or_explain "building the images" build --quiet
+  COMPOSE_PROJECT_NAME=$stack build_or_explain "building the images" build
   declare -gA tags=()
   local args=()
   for service in redis web lb; do

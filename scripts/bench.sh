@@ -32,7 +32,7 @@ printf '{"replicas": "%s", "warmup": %s, "duration": %s, "connections": %s, "web
 
 scripts/secrets.sh >/dev/null
 say "starting the benchmark stack ($COMPOSE_PROJECT_NAME; each replica limited to $web_cpus of a core)"
-compose_or_explain "building the benchmark's images" --profile bench build --quiet
+build_or_explain "building the benchmark's images" --profile bench build
 compose_or_explain "starting the benchmark stack" --profile bench up --detach --wait --scale web=1 lb tutorial lb-static
 
 # measure NAME KIND REPLICAS URL [COUNT_URL] [PACED]: one point, with a CPU sample mid-run.

@@ -97,19 +97,44 @@ print("\n".join(sorted({v for s in services for v in s.get("build", {}).get("arg
 }
 
 # Run Compose, showing its output; if it fails, stop with one last line naming the cause and the
-# fix: a base image that cannot be pulled, a port that is taken, a service that did not become
-# healthy (with its last log lines), or a build that failed: compose_or_explain WHAT ARGS...
+# fix (see explain_failure): compose_or_explain WHAT ARGS...
 compose_or_explain() {
-  local what=$1 output status=0 image port container service
+  local what=$1 output
   shift
   output=$(mktemp)
-  compose "$@" 2>&1 | tee "$output" || status=$?
-  if [ "$status" = 0 ]; then rm -f "$output"; return; fi
+  if compose "$@" 2>&1 | tee "$output"; then rm -f "$output"; return; fi
+  explain_failure "$what" "$output"
+}
+
+# Build images, showing nothing unless it fails; then its last lines and the cause, as above:
+# build_or_explain WHAT ARGS... (Compose's arguments, `build` among them)
+build_or_explain() {
+  local what=$1 output
+  shift
+  output=$(mktemp)
+  if compose --progress plain "$@" >"$output" 2>&1; then rm -f "$output"; return; fi
+  tail -n 15 "$output" >&2
+  explain_failure "$what" "$output"
+}
+
+# Stop with one last line for a Compose command that failed, whose output is in FILE: a base image
+# that cannot be pulled, an image that did not build (with its error's first lines), a port that
+# is taken, or a service that did not become healthy (with its last log lines): explain_failure WHAT FILE
+explain_failure() {
+  local what=$1 output=$2 image service error port container
   for image in $(base_images); do
     docker image inspect "$image" >/dev/null 2>&1 && continue
     rm -f "$output"
     die "the base image $image cannot be pulled here: run 'make offline-images' to build stand-ins from Debian's packages (or reach a registry)"
   done
+  # BuildKit repeats the failed step as " > [SERVICE N/M] STEP:", then its error's lines (each may
+  # start with the seconds it ran), then "------".
+  service=$(grep -oE '^ > \[[a-z0-9_-]+ [0-9]+/[0-9]+\]' "$output" | head -n 1 | sed -E 's/^ > \[([^ ]+) .*/\1/' || true)
+  if [ -n "$service" ]; then
+    error=$(sed -n '/^ > \[/,/^------/{/^ > \[/d;/^------/d;s/^[0-9]*\.[0-9]* //;p}' "$output" | head -n 3 | paste -sd ';' | sed 's/;/; /g')
+    rm -f "$output"
+    die "the $service image did not build: ${error:-see the lines above} (fix its Dockerfile or what it installs)"
+  fi
   port=$(grep -oE '(listen tcp[46]? |Bind for )[^ ]*:[0-9]+' "$output" | head -n 1 | sed 's/.*://' || true)
   if [ -n "$port" ]; then
     rm -f "$output"

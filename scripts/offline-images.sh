@@ -9,11 +9,10 @@ mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 ca_bundle=${HOST_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 base=counter-standin/debian:$suite
 
-say() { printf '==> %s\n' "$*"; }
-die() { printf 'offline-images: %s\n' "$*" >&2; exit 1; }
+source scripts/lib.sh
 
-command -v docker >/dev/null || die "docker is not installed"
-docker info >/dev/null 2>&1 || die "the Docker engine does not answer (is dockerd running?)"
+command -v docker >/dev/null 2>&1 || die "Docker is not installed: see README.md, Prerequisites"
+docker info >/dev/null 2>&1 || die "the Docker engine does not answer: start it (dockerd or Docker Desktop)"
 [ -r "$ca_bundle" ] || die "no CA bundle at $ca_bundle (set HOST_CA_BUNDLE)"
 
 work=$(mktemp -d)
@@ -22,8 +21,9 @@ trap 'rm -rf "$work"' EXIT
 if docker image inspect "$base" >/dev/null 2>&1; then
   say "reusing $base"
 else
-  command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
-  [ "$(id -u)" = 0 ] || die "debootstrap needs root"
+  command -v debootstrap >/dev/null 2>&1 \
+    || die "debootstrap is not installed: install it (apt-get install debootstrap), then run 'make offline-images' again"
+  [ "$(id -u)" = 0 ] || die "making the Debian base image needs root: run 'sudo make offline-images'"
   say "debootstrap $suite (about a minute)"
   debootstrap --variant=minbase "$suite" "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
     || { tail -n 20 "$work/debootstrap.log" >&2; die "debootstrap of $suite failed"; }

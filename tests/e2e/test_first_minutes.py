@@ -1,10 +1,15 @@
 """A newcomer's first `make up`: when the stack cannot start, the last line names the cause and the fix."""
 
+import json
+import os
+import re
 import socket
+import subprocess
 
 import pytest
 
 from helpers.stack import script_lines
+from helpers.support import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -40,3 +45,53 @@ def test_a_service_that_never_turns_healthy_is_named_with_its_last_log_lines(sta
     last, done = failed_up(stack)
     assert last == "up.sh: starting the stack: web did not become healthy (its last log lines are above)"
     assert "web: GUNICORN_WORKERS must be a whole number, got 'many'" in done.stdout + done.stderr
+
+
+def nginx_base_image(stack):
+    """The base image lb is built from here: it exists, and it has no pip."""
+    config = json.loads(stack.compose("config", "--format", "json").stdout)
+    return config["services"]["lb"]["build"]["args"]["NGINX_IMAGE"]
+
+
+PIP_MISSING = (
+    r"the (web|tutorial|bench) image did not build: .*pip: not found.* "
+    r"\(fix its Dockerfile or what it installs\)"
+)
+
+
+def test_an_image_that_does_not_build_is_named_with_its_error(stack):
+    stack.env["PYTHON_IMAGE"] = nginx_base_image(stack)  # a real image, but no Python in it
+    last, _ = failed_up(stack)
+    assert re.fullmatch("up.sh: " + PIP_MISSING, last), last
+
+
+def test_bench_names_an_image_that_does_not_build(stack):
+    stack.env["PYTHON_IMAGE"] = nginx_base_image(stack)
+    done = stack.make("bench", "BENCH_REPLICAS=1", check=False, timeout=300)
+    assert done.returncode != 0
+    last = script_lines(done)[-1]
+    assert re.fullmatch("bench.sh: " + PIP_MISSING, last), last
+
+
+def offline_images(env, *user):
+    """`scripts/offline-images.sh` for a Debian suite with no base image yet, so it would bootstrap one."""
+    env = dict(os.environ, STANDIN_SUITE="e2e-never-built", **env)
+    command = [*user, "bash", str(ROOT / "scripts" / "offline-images.sh")]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    return done.stderr.splitlines()
+
+
+def test_offline_images_without_debootstrap_says_how_to_get_it(docker):
+    assert offline_images({"PATH": "/usr/local/bin:/usr/bin:/bin"}) == [  # debootstrap is in /usr/sbin
+        "offline-images.sh: debootstrap is not installed: install it (apt-get install debootstrap), "
+        "then run 'make offline-images' again"
+    ]
+
+
+def test_offline_images_without_root_says_to_run_it_as_root(docker):
+    docker_group = os.stat("/var/run/docker.sock").st_gid  # an unprivileged user who may use Docker
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", f"--groups={docker_group}"]
+    assert offline_images({}, *nobody) == [
+        "offline-images.sh: making the Debian base image needs root: run 'sudo make offline-images'"
+    ]
