@@ -106,8 +106,8 @@ def locust_state(url):
 
 
 def newest_test(report):
-    tests = sorted(Path(report).glob("test-*/before.json"), key=lambda p: int(p.parent.name[5:]))
-    return tests[-1].parent if tests else None
+    tests = sorted(Path(report).glob("test-[0-9]*/"), key=lambda path: int(path.name[5:]))
+    return tests[-1] if tests else None
 
 
 def final_summary(report, locust_url=None, wait=15):
@@ -118,7 +118,9 @@ def final_summary(report, locust_url=None, wait=15):
     test = newest_test(report)
     if test is None:
         raise NoVerdict(f"{report} has no test yet: start one in locust's web UI")
-    summary = test / "summary.json"
+    summary, reason = test / "summary.json", test / "no-verdict.txt"
+    if reason.exists():
+        raise NoVerdict(f"{test} has no verdict: {reason.read_text().strip()}")
     deadline = time.monotonic() + (wait if state == "stopped" else 0)
     while not summary.exists() and time.monotonic() < deadline:
         time.sleep(0.5)  # the verdict is made once the workers' last statistics are in

@@ -58,11 +58,10 @@ class Judge:
     def test_started(self, **_):
         self.tests += 1
         self.summary = None
-        self.before = self.counter()
         self.folder().mkdir(parents=True, exist_ok=True)
+        self.before = self.counter()
         if self.before is None:
-            self.failed = True
-            log.error("test %d gets no verdict: its start was not seen", self.tests)
+            self.give_up("the counter could not be read at its start")
             return
         self.write("before.json", self.before)
         self.started = time.monotonic()
@@ -76,20 +75,31 @@ class Judge:
             self.rates.append((time.monotonic() - self.started, self.totals()[0]))
             gevent.sleep(every)
 
+    def stats_reset(self, **_):
+        # The web UI's Reset drops the totals of requests the counter has already counted.
+        if self.before is not None:
+            self.give_up("locust's statistics were reset during it (Reset in the web UI)")
+
+    def give_up(self, why):
+        self.before = None
+        self.failed = True
+        if self.sampler:
+            self.sampler.kill()
+        (self.folder() / "no-verdict.txt").write_text(why + "\n")
+        log.error("test %d gets no verdict: %s", self.tests, why)
+
     def test_stopped(self, **_):
         if self.before is None:
             return
         after = self.counter()  # every user has stopped: the counter no longer moves
+        if after is None:
+            self.give_up("the counter could not be read at its end")
+            return
         self.sampler.kill()
         stopped = time.monotonic() - self.started
         if isinstance(self.environment.runner, MasterRunner):
             gevent.sleep(WORKER_REPORT_INTERVAL + 1.5)  # each worker's last report, sent after it stopped
         self.rates.append((stopped, self.totals()[0]))
-        if after is None:
-            self.failed = True
-            log.error("test %d gets no verdict: its end was not seen", self.tests)
-            self.before = None
-            return
         self.write("after.json", after)
         summary = exactness.summarize(self.before, after, self.totals(), self.max_fail_ratio)
         summary["rates"] = self.rates
@@ -139,8 +149,11 @@ class Judge:
                 ("failed so far", failed),
                 ("counter delta so far", delta),
             ]
+        elif self.tests:
+            reason = self.folder() / "no-verdict.txt"
+            rows = [("verdict", f"none: {reason.read_text().strip() if reason.exists() else 'see the log'}")]
         else:
-            rows = [("verdict", "no test yet" if not self.tests else "this test could not be judged")]
+            rows = [("verdict", "no test yet")]
         return [{"what": what, "value": str(value)} for what, value in rows]
 
     def extend(self, web_ui):
@@ -186,6 +199,7 @@ def judge_every_test(counting):
         judge = Judge(environment, counting)
         environment.events.test_start.add_listener(judge.test_started)
         environment.events.test_stop.add_listener(judge.test_stopped)
+        environment.events.reset_stats.add_listener(judge.stats_reset)
         environment.events.quitting.add_listener(judge.quitting)
         if environment.web_ui:
             judge.extend(environment.web_ui)

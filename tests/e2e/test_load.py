@@ -122,6 +122,19 @@ def test_each_web_ui_test_gets_its_own_verdict_and_check_refuses_one_still_runni
             # Counted between the tests, so outside both: a verdict that took its first snapshot
             # at the UI's start, not at its test's, would call the second test a MISMATCH.
             assert [stack.get("/")[0] for _ in range(5)] == [200] * 5
+        # Reset in the UI drops totals the counter has kept: that test gets no verdict, said so.
+        wait_for(lambda: worker_ready(url), 60, "the locust worker", 0.5)
+        locust_ui(url, "/swarm", {"user_count": 6, "spawn_rate": 6, "host": "http://lb:8080"})
+        wait_for(lambda: int(exactness_tab(url).get("successful so far", 0)) > 50, 60, "requests", 0.5)
+        urllib.request.urlopen(urllib.request.Request(url + "/stats/reset", method="POST"), timeout=10)
+        locust_ui(url, "/stop", {})
+        reset = stack.make("check", check=False)
+        assert reset.returncode != 0
+        assert script_lines(reset)[-1] == (
+            f"check: /{report.relative_to(ROOT)}/test-3 has no verdict: "
+            "locust's statistics were reset during it (Reset in the web UI)"
+        )
+        assert not (report / "test-3" / "summary.json").exists()
     finally:
         stack.compose("--profile", "loadtest", "rm", "--stop", "--force", "locust-master", "locust-worker")
         shutil.rmtree(report, ignore_errors=True)

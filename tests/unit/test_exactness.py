@@ -89,3 +89,10 @@ def test_the_newest_verdict_is_read_as_written(tmp_path):
 
 def test_the_picture_turns_running_totals_into_requests_per_second():
     assert per_second([(0.0, 0), (1.0, 100), (3.0, 500)]) == ([1.0, 3.0], [100.0, 200.0])
+
+
+def test_a_test_judged_impossible_says_why(tmp_path):
+    a_test(tmp_path, 1, summary={"verdict": "EXACT"})
+    (a_test(tmp_path, 2) / "no-verdict.txt").write_text("the counter could not be read at its start\n")
+    with pytest.raises(NoVerdict, match="test-2 has no verdict: the counter could not be read at its start$"):
+        final_summary(tmp_path)
