@@ -37,7 +37,7 @@ def own_redis(tmp_path):
 
 @pytest.fixture
 def app(redis_url):
-    return create_app({"REDIS_URL": redis_url, "REDIS_RETRIES": 0})
+    return create_app({"REDIS_URL": redis_url, "REDIS_BUDGET": 0.5})
 
 
 @pytest.fixture

@@ -20,12 +20,12 @@ def test_defaults_hold_where_the_environment_is_silent_or_empty():
 
 def test_the_environment_overrides_with_typed_values():
     settings = Settings.from_env(
-        {"REDIS_URL": "redis://elsewhere:1/2", "IDEMPOTENCY_WINDOW": "5", "REDIS_TIMEOUT": "0.5"}
+        {"REDIS_URL": "redis://elsewhere:1/2", "IDEMPOTENCY_WINDOW": "5", "REDIS_TIMEOUT": "0.1"}
     )
     assert (settings.REDIS_URL, settings.IDEMPOTENCY_WINDOW, settings.REDIS_TIMEOUT) == (
         "redis://elsewhere:1/2",
         5,
-        0.5,
+        0.1,
     )
 
 
@@ -47,6 +47,15 @@ def test_a_bad_value_is_refused_in_one_line_naming_it(name, value, message):
     with pytest.raises(SettingsError) as refused:
         Settings.from_env({name: value})
     assert str(refused.value) == message
+
+
+def test_a_redis_budget_without_room_for_one_try_is_refused():
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"REDIS_TIMEOUT": "0.5", "REDIS_BUDGET": "1"})
+    assert str(refused.value) == (
+        "REDIS_BUDGET must be at least 3 times REDIS_TIMEOUT (one try's lookup, connect and reply), "
+        "got 1.0 and 0.5"
+    )
 
 
 def gunicorn_check_config(**env):

@@ -18,9 +18,11 @@ class Settings:
     REDIS_URL: str = setting("redis://redis:6379/0")
     REDIS_USERNAME: str = setting("")
     REDIS_PASSWORD_FILE: str = setting("")
-    # Each Redis call's budget: a timeout per try, and this many more tries with backoff.
-    REDIS_TIMEOUT: float = setting(2.0, minimum=0.01)
-    REDIS_RETRIES: int = setting(3, minimum=0)
+    # Each try's name lookup, connect and reply: at most this many seconds each.
+    REDIS_TIMEOUT: float = setting(0.2, minimum=0.01)
+    # A request's whole time with Redis, its tries and the pauses between them together: shorter
+    # than nginx's wait for a replica (lb/nginx.conf), so a replica answers (a 503) before it.
+    REDIS_BUDGET: float = setting(0.75, minimum=0.02)
     # A repeated Idempotency-Key (or a load balancer retry) counts once within this many seconds.
     IDEMPOTENCY_WINDOW: int = setting(60, minimum=1)
 
@@ -44,6 +46,11 @@ class Settings:
         for spec in fields(cls):
             raw = environ.get(spec.name, "")
             values[spec.name] = spec.default if raw == "" else parse(spec, raw)
+        if values["REDIS_BUDGET"] < 3 * values["REDIS_TIMEOUT"]:
+            raise SettingsError(
+                "REDIS_BUDGET must be at least 3 times REDIS_TIMEOUT (one try's lookup, connect "
+                f"and reply), got {values['REDIS_BUDGET']} and {values['REDIS_TIMEOUT']}"
+            )
         return cls(**values)
 
     def as_dict(self):

@@ -1,9 +1,15 @@
 """The counter's state in Redis: the one client of a process and every Redis operation the app makes."""
 
+import itertools
+import socket
+import threading
+import time
+
 from flask import current_app
 from redis import Redis
 from redis import exceptions as redis_errors
-from redis.backoff import ExponentialBackoff
+from redis.backoff import NoBackoff
+from redis.connection import Connection
 from redis.retry import Retry
 
 TOTAL = "counter:total"
@@ -24,11 +30,40 @@ return {count, 0}
 """
 
 
+# A lost or slow connection is worth another try; a refused login (to redis-py a ConnectionError
+# too) is not: a wrong password stays wrong however often it is sent.
+OUTAGES = (redis_errors.ConnectionError, redis_errors.TimeoutError)
+# Seconds before the 2nd, 3rd, and every later try: the first retry at once (a pooled connection
+# that broke when Redis restarted), then short pauses, so that a thread is not held for long
+# while Redis is down (every request then gets its 503 quickly; nginx tries another replica).
+BACKOFF = (0.0, 0.05, 0.1, 0.2)
+
+
 class CounterStore:
-    def __init__(self, client, window):
+    """Every Redis call of a request, each within one time budget: tries (each at most a name
+    lookup, a connect and a reply of `timeout` seconds each) and the pauses between them, until
+    the budget would be overrun; then the outage is raised (a 503). A retry cannot count twice:
+    every request through nginx carries a key, and a key counts once."""
+
+    def __init__(self, client, window, timeout, budget):
         self.client = client
         self.window = window
+        self.worst_try = 3 * timeout
+        self.budget = budget
         self._increment_once = client.register_script(INCREMENT_ONCE)
+
+    def within_budget(self, call):
+        deadline = time.monotonic() + self.budget
+        for tries in itertools.count():
+            try:
+                return call()
+            except redis_errors.AuthenticationError:
+                raise
+            except OUTAGES:
+                pause = BACKOFF[min(tries, len(BACKOFF) - 1)]
+                if time.monotonic() + pause + self.worst_try > deadline:
+                    raise
+                time.sleep(pause)
 
     def increment(self, replica, key=None):
         """Count one request for `replica`; returns (count, replayed).
@@ -37,57 +72,85 @@ class CounterStore:
         first count comes back with replayed=True.
         """
         keys = [TOTAL, REPLICAS] + ([SEEN + key] if key else [])
-        count, replayed = self._increment_once(keys=keys, args=[replica, self.window])
+        count, replayed = self.within_budget(
+            lambda: self._increment_once(keys=keys, args=[replica, self.window])
+        )
         return int(count), bool(replayed)
 
     def count(self):
-        return int(self.client.get(TOTAL) or 0)
+        return int(self.within_budget(lambda: self.client.get(TOTAL)) or 0)
 
     def stats(self):
-        with self.client.pipeline(transaction=True) as pipe:
-            total, replicas = pipe.get(TOTAL).hgetall(REPLICAS).execute()
+        def read():
+            with self.client.pipeline(transaction=True) as pipe:
+                return pipe.get(TOTAL).hgetall(REPLICAS).execute()
+
+        total, replicas = self.within_budget(read)
         return {
             "total": int(total or 0),
             "replicas": {name.decode(): int(n) for name, n in sorted(replicas.items())},
         }
 
     def ping(self):
-        return self.client.ping()
-
-
-class RetryOutages(Retry):
-    """Retries a lost or slow connection, never a refused login: redis-py's AuthenticationError
-    is a ConnectionError, but a wrong password stays wrong however often it is sent."""
-
-    def call_with_retry(self, do, fail, is_retryable=None, with_failure_count=False):
-        def retryable(error):
-            if isinstance(error, redis_errors.AuthenticationError):
-                return False
-            return is_retryable is None or is_retryable(error)
-
-        return super().call_with_retry(do, fail, retryable, with_failure_count)
+        return self.within_budget(self.client.ping)
 
 
 class LoginRefused(RuntimeError):
     """Redis refused the app's credentials: a configuration error, not an outage."""
 
 
+class BoundedLookup(Connection):
+    """A connection whose look-up of Redis's name is bounded by the connect timeout.
+
+    Docker's DNS can stall while the engine handles a container's death (a lookup then takes
+    the resolver's 5 s), and nothing else here bounds a name lookup. A lookup that takes longer
+    than the connect timeout is given up, to finish in its own thread; the last address found
+    is tried meanwhile (a restarted Redis usually keeps its address), or the try fails.
+    """
+
+    last_found = {}  # (host, port) -> the address of the last lookup that answered
+
+    def _connect(self):
+        name = self.host
+        self.host = self.look_up(name, self.port, self.socket_connect_timeout)
+        try:
+            return super()._connect()
+        finally:
+            self.host = name
+
+    @classmethod
+    def look_up(cls, host, port, timeout):
+        def resolve():
+            try:
+                cls.last_found[host, port] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]
+            except OSError as error:
+                found.append(error)
+
+        found = []
+        lookup = threading.Thread(target=resolve, daemon=True)
+        lookup.start()
+        lookup.join(timeout)
+        if found and not lookup.is_alive():
+            raise redis_errors.ConnectionError(f"cannot look up {host}: {found[0]}")
+        if (host, port) not in cls.last_found:
+            raise redis_errors.TimeoutError(f"looking up {host} took longer than {timeout} s")
+        return cls.last_found[host, port]
+
+
 def connect(config):
-    """A client built from the app's settings. It retries transient errors with backoff, which
-    cannot count twice: every request through nginx carries a key, and a key counts once."""
+    """A client built from the app's settings. It makes one try per call: CounterStore retries."""
     password = None
     if config["REDIS_PASSWORD_FILE"]:
         with open(config["REDIS_PASSWORD_FILE"]) as secret:
             password = secret.read().strip()
-    outages = [redis_errors.ConnectionError, redis_errors.TimeoutError]
     return Redis.from_url(
         config["REDIS_URL"],
         username=config["REDIS_USERNAME"] or None,
         password=password,
         socket_timeout=config["REDIS_TIMEOUT"],
         socket_connect_timeout=config["REDIS_TIMEOUT"],
-        retry=RetryOutages(ExponentialBackoff(cap=0.5, base=0.05), config["REDIS_RETRIES"], tuple(outages)),
-        retry_on_error=outages,
+        retry=Retry(NoBackoff(), 0),  # redis-py's default retries would spend the budget unseen
+        connection_class=BoundedLookup,
     )
 
 
@@ -110,7 +173,10 @@ def init_app(app):
     client = connect(app.config)
     with app.app_context():
         check_login(client, app.config)
-    app.extensions["counter_store"] = CounterStore(client, app.config["IDEMPOTENCY_WINDOW"])
+    config = app.config
+    app.extensions["counter_store"] = CounterStore(
+        client, config["IDEMPOTENCY_WINDOW"], config["REDIS_TIMEOUT"], config["REDIS_BUDGET"]
+    )
 
 
 def get_store():
