@@ -2,6 +2,7 @@
 
 import sys
 
+from counter import one_write
 from counter.settings import Settings, SettingsError
 
 try:
@@ -27,7 +28,16 @@ timeout = settings.GUNICORN_TIMEOUT
 keepalive = settings.GUNICORN_KEEPALIVE
 graceful_timeout = settings.GUNICORN_GRACEFUL_TIMEOUT
 
+# No control socket (gunicornc): nothing here uses it, and it would be made in $HOME, which the
+# read-only container cannot write (an ERROR line at every start).
+control_socket_disable = True
+
 # Logging: errors to stderr; access lines only on request (nginx logs every request).
 errorlog = "-"
 loglevel = settings.GUNICORN_LOGLEVEL
 accesslog = settings.GUNICORN_ACCESSLOG or None
+
+# Each response's headers and first body bytes in one write, so that a replica killed or frozen
+# mid-response never hands nginx the headers of a 200 alone (counter/one_write.py).
+one_write.install()
+sendfile = False

@@ -210,3 +210,11 @@ def test_rate_limit_answers_429_and_counts_only_what_it_serves(docker):
         assert stack.count() - before == statuses.count(200)
     finally:
         stack.down()
+
+
+def test_a_replica_starts_without_an_error_in_its_log(shared_stack):
+    # Such as gunicorn's control socket, which a read-only container cannot make in $HOME.
+    for container in shared_stack.containers("web"):
+        log = shared_stack.run("docker", "logs", container).stderr
+        assert "Booting worker" in log
+        assert "[ERROR]" not in log, log
