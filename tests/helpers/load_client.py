@@ -22,6 +22,7 @@ class Result:
     attempts: Counter = field(default_factory=Counter)  # status (or error name) of every attempt
     counts: list = field(default_factory=list)  # the count of each successful request, once per key
     served_by: Counter = field(default_factory=Counter)
+    answered: list = field(default_factory=list)  # (monotonic time, replica) of each success
     gave_up: int = 0  # requests that never succeeded
     slowest: float = 0.0  # seconds, the longest single attempt
     failures: list = field(default_factory=list)  # (monotonic start time, status) of each failed attempt
@@ -35,6 +36,11 @@ class Result:
     @property
     def failed_attempts(self):
         return sum(n for status, n in self.attempts.items() if status != 200)
+
+    def rate(self, start, end, replica=None):
+        """Successes per second answered from `start` to `end` (monotonic), by `replica` or any."""
+        n = sum(start <= t < end and replica in (None, r) for t, r in self.answered)
+        return n / (end - start)
 
 
 class Client:
@@ -83,8 +89,10 @@ def count_one(client, result, deadline, retry):
             match = SENTENCE.fullmatch(body)
             with result.lock:
                 if match:
+                    replica = response.getheader("X-Served-By")
                     result.counts.append(int(match.group(1)))
-                    result.served_by[response.getheader("X-Served-By")] += 1
+                    result.served_by[replica] += 1
+                    result.answered.append((time.monotonic(), replica))
                 else:
                     result.bad_bodies.append(body)
             return
@@ -95,8 +103,21 @@ def count_one(client, result, deadline, retry):
         time.sleep(0.1)
 
 
-def run(port, clients=16, seconds=20.0, retry=False, settle=30.0, during=None, grace=30.0, host="127.0.0.1"):
+def run(
+    port,
+    clients=16,
+    seconds=20.0,
+    retry=False,
+    settle=30.0,
+    during=None,
+    grace=30.0,
+    host="127.0.0.1",
+    timeout=15.0,
+):
     """Run `clients` threads for `seconds`; call `during()` meanwhile; return the Result.
+
+    Each client waits `timeout` seconds for an answer; one that takes longer is a failed attempt
+    ("TimeoutError").
 
     A request still failing when the run ends is retried (with `retry`) for up to `settle`
     more seconds, so that none is left in doubt. A client still busy `grace` seconds after
@@ -106,7 +127,7 @@ def run(port, clients=16, seconds=20.0, retry=False, settle=30.0, during=None, g
     stop = time.monotonic() + seconds
 
     def loop():
-        client = Client(port, host=host)
+        client = Client(port, timeout, host)
         while time.monotonic() < stop:
             count_one(client, result, stop + settle, retry)
         client.close()
