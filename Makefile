@@ -19,13 +19,13 @@ up:
 scale:
 	@scripts/scale.sh
 
-.PHONY: down  ## stop the stack; the count is kept
+.PHONY: down  ## stop the stack (and its load generators and monitoring); the count is kept
 down:
-	@docker compose --profile loadtest down --remove-orphans
+	@docker compose --profile loadtest --profile monitoring down --remove-orphans
 
 .PHONY: clean  ## stop the stack and remove its volumes (the count) and built images
 clean:
-	@docker compose --profile loadtest down --volumes --rmi local --remove-orphans
+	@docker compose --profile loadtest --profile monitoring down --volumes --rmi local --remove-orphans
 
 .PHONY: ps  ## list the stack's containers
 ps:
@@ -54,6 +54,10 @@ load-ui:
 .PHONY: check  ## exactness verdict of the newest locust run (or REPORT=reports/...)
 check:
 	@scripts/check.sh
+
+.PHONY: monitor  ## Prometheus (port 9090) and the nginx and Redis exporters, beside the running stack
+monitor:
+	@scripts/monitor.sh
 
 .PHONY: bench  ## measure throughput and latency at BENCH_REPLICAS (1 2 3 4) against baselines; reports/bench-*
 bench:

@@ -88,12 +88,14 @@ quietly() {
   rm -f "$output"
 }
 
-# The base images the stack's images are built from (Compose's build arguments).
+# The images the stack needs from a registry: those its images are built from (Compose's build
+# arguments), and those it runs as they are (monitoring's).
 base_images() {
-  compose config --format json | python3 -c '
+  compose --profile monitoring config --format json | python3 -c '
 import json, sys
 services = json.load(sys.stdin)["services"].values()
-print("\n".join(sorted({v for s in services for v in s.get("build", {}).get("args", {}).values()})))'
+built = {v for s in services for v in s.get("build", {}).get("args", {}).values()}
+print("\n".join(sorted(built | {s["image"] for s in services if "build" not in s})))'
 }
 
 # Run Compose, showing its output; if it fails, stop with one last line naming the cause and the

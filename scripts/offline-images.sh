@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds stand-ins for the official python, nginx and redis images from Debian's packages,
-# for hosts that cannot pull from a registry, and points .env at them.
+# Builds stand-ins for the official python, nginx and redis images, and for the monitoring
+# images (prometheus and the nginx and redis exporters), from Debian's packages, for hosts that
+# cannot pull from a registry, and points .env at them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,7 +34,7 @@ fi
 
 cp scripts/standin/*.Dockerfile "$work/"
 cp "$ca_bundle" "$work/host-ca.crt"
-for name in python nginx redis; do
+for name in python nginx redis prometheus nginx-exporter redis-exporter; do
   say "building counter-standin/$name"
   docker build --quiet --build-arg "BASE=$base" -f "$work/$name.Dockerfile" \
     -t "counter-standin/$name:latest" "$work" >/dev/null 2>"$work/build.log" \
@@ -42,7 +43,9 @@ done
 
 # Compose reads .env: from now on `make up` uses the stand-ins.
 [ -f .env ] || cp .env.example .env
-for pair in PYTHON_IMAGE=counter-standin/python NGINX_IMAGE=counter-standin/nginx REDIS_IMAGE=counter-standin/redis; do
+for pair in PYTHON_IMAGE=counter-standin/python NGINX_IMAGE=counter-standin/nginx REDIS_IMAGE=counter-standin/redis \
+  PROMETHEUS_IMAGE=counter-standin/prometheus NGINX_EXPORTER_IMAGE=counter-standin/nginx-exporter \
+  REDIS_EXPORTER_IMAGE=counter-standin/redis-exporter; do
   name=${pair%%=*}
   if grep -q "^$name=" .env; then
     sed -i "s|^$name=.*|$pair|" .env
@@ -50,4 +53,4 @@ for pair in PYTHON_IMAGE=counter-standin/python NGINX_IMAGE=counter-standin/ngin
     echo "$pair" >>.env
   fi
 done
-say "stand-in images ready; .env now points PYTHON_IMAGE, NGINX_IMAGE and REDIS_IMAGE at them"
+say "stand-in images ready; .env now points the *_IMAGE variables at them"

@@ -1,9 +1,19 @@
 """gunicorn settings: their defaults live with the app's, in counter/settings.py."""
 
+import os
+import shutil
 import sys
 
-from counter import one_write
-from counter.settings import Settings, SettingsError
+from prometheus_client import multiprocess
+
+# Metrics (counter/metrics.py): each worker writes its figures to PROMETHEUS_MULTIPROC_DIR, which
+# must exist, empty, before any metric is made (importing counter below makes them).
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+from counter import one_write  # noqa: E402
+from counter.settings import Settings, SettingsError  # noqa: E402
 
 try:
     settings = Settings.from_env()
@@ -41,3 +51,9 @@ accesslog = settings.GUNICORN_ACCESSLOG or None
 # mid-response never hands nginx the headers of a 200 alone (counter/one_write.py).
 one_write.install()
 sendfile = False
+
+
+# A worker that ended has its figures kept but its gauges let go (counter/metrics.py).
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)

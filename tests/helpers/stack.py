@@ -88,7 +88,8 @@ class Stack:
         return outage
 
     def down(self):
-        self.compose("--profile", "loadtest", "down", "--volumes", "--remove-orphans", check=False)
+        profiles = ["--profile", "loadtest", "--profile", "monitoring"]
+        self.compose(*profiles, "down", "--volumes", "--remove-orphans", check=False)
 
 
 def script_lines(done):

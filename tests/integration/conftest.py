@@ -46,10 +46,16 @@ def client(app):
 
 
 @pytest.fixture
-def gunicorn(redis_url):
+def gunicorn(redis_url, tmp_path):
     """The app served by gunicorn with several workers and threads, as in its container."""
     port = free_port()
-    env = dict(os.environ, REDIS_URL=redis_url, GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="3")
+    env = dict(
+        os.environ,
+        REDIS_URL=redis_url,
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_WORKERS="3",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
         cwd=ROOT / "web",

@@ -150,6 +150,27 @@ def test_a_frozen_redis_gets_a_503_within_the_budget_then_serving_resumes(own_re
     assert client.get("/count").get_json() == {"count": 2}
 
 
+def figure(client, name):
+    text = client.get("/metrics").get_data(as_text=True)
+    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_metrics_count_requests_increments_replays_and_errors(client):
+    names = (
+        'counter_http_requests_total{endpoint="hello",status="200"}',
+        'counter_http_requests_total{endpoint="none",status="404"}',
+        "counter_increments_total",
+        "counter_replays_total",
+    )
+    before = [figure(client, name) for name in names]
+    client.get("/", headers={"Idempotency-Key": "m1"})
+    client.get("/", headers={"Idempotency-Key": "m1"})
+    client.get("/nowhere")
+    after = [figure(client, name) for name in names]
+    assert [b - a for a, b in zip(before, after, strict=True)] == [2, 1, 1, 1]
+
+
 def test_unexpected_errors_are_500_without_traceback(app, client):
     @app.get("/boom")
     def boom():

@@ -1,6 +1,7 @@
 """The app served by real gunicorn workers, hit over HTTP by many clients at once."""
 
 import json
+import re
 
 from helpers import load_client
 
@@ -18,3 +19,23 @@ def test_concurrent_requests_across_workers_count_exactly(gunicorn):
     assert count_body == f'{{"count":{result.successes}}}\n'
     stats = json.loads(stats_body)
     assert stats["total"] == result.successes == sum(stats["replicas"].values())
+
+
+def metric(text, name):
+    return float(re.search(rf"^{re.escape(name)} (\S+)$", text, re.M).group(1))
+
+
+def test_metrics_add_up_every_worker_whichever_answers(gunicorn):
+    result = load_client.run(gunicorn, clients=12, seconds=2)
+    client = load_client.Client(gunicorn)
+    assert (
+        client.get("/", {"Idempotency-Key": "again"})[0] == client.get("/", {"Idempotency-Key": "again"})[0]
+    )
+    for _ in range(6):  # connections land on different workers; each answer is the whole replica's
+        client.close()
+        _, _, text = client.get("/metrics")
+        assert metric(text, "counter_increments_total") == result.successes + 1
+        assert metric(text, "counter_replays_total") == 1
+        requests = metric(text, 'counter_http_requests_total{endpoint="hello",status="200"}')
+        assert requests == result.successes + 2
+        assert metric(text, 'counter_redis_call_seconds_count{call="increment"}') == result.successes + 2

@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from . import cli, errors, store, views
+from . import cli, errors, metrics, store, views
 from .settings import Settings
 
 
@@ -15,4 +15,5 @@ def create_app(test_config=None):
     errors.init_app(app)
     cli.init_app(app)
     app.register_blueprint(views.bp)
+    metrics.init_app(app)
     return app

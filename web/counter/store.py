@@ -12,6 +12,8 @@ from redis.backoff import NoBackoff
 from redis.connection import Connection
 from redis.retry import Retry
 
+from . import metrics
+
 TOTAL = "counter:total"
 REPLICAS = "counter:replicas"
 SEEN = "counter:seen:"
@@ -52,7 +54,10 @@ class CounterStore:
         self.budget = budget
         self._increment_once = client.register_script(INCREMENT_ONCE)
 
-    def within_budget(self, call):
+    def within_budget(self, name, call):
+        return metrics.timed(name, lambda: self.tries(call))
+
+    def tries(self, call):
         deadline = time.monotonic() + self.budget
         for tries in itertools.count():
             try:
@@ -73,26 +78,26 @@ class CounterStore:
         """
         keys = [TOTAL, REPLICAS] + ([SEEN + key] if key else [])
         count, replayed = self.within_budget(
-            lambda: self._increment_once(keys=keys, args=[replica, self.window])
+            "increment", lambda: self._increment_once(keys=keys, args=[replica, self.window])
         )
         return int(count), bool(replayed)
 
     def count(self):
-        return int(self.within_budget(lambda: self.client.get(TOTAL)) or 0)
+        return int(self.within_budget("count", lambda: self.client.get(TOTAL)) or 0)
 
     def stats(self):
         def read():
             with self.client.pipeline(transaction=True) as pipe:
                 return pipe.get(TOTAL).hgetall(REPLICAS).execute()
 
-        total, replicas = self.within_budget(read)
+        total, replicas = self.within_budget("stats", read)
         return {
             "total": int(total or 0),
             "replicas": {name.decode(): int(n) for name, n in sorted(replicas.items())},
         }
 
     def ping(self):
-        return self.within_budget(self.client.ping)
+        return self.within_budget("ping", self.client.ping)
 
 
 class LoginRefused(RuntimeError):

@@ -6,6 +6,7 @@ import socket
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import BadRequest
 
+from . import metrics
 from .store import get_store
 
 bp = Blueprint("counter", __name__)
@@ -49,6 +50,7 @@ def hello():
         # Probes and link checkers send HEAD; only a GET that shows the count counts.
         return text("", headers)
     count, replayed = get_store().increment(REPLICA, key)
+    metrics.counted(replayed)
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return text(f"Hello World! I have been seen {count} times.\n", headers)
