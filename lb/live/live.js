@@ -67,16 +67,16 @@ function show() {
 
   const rows = [...serving, ...left].map((name) => {
     const r = rateAt(last, name);
+    if (!serving.includes(name)) return `<tr class="left"><td>${name}</td><td>0</td><td>left</td></tr>`;
     const share = total > 0 ? `${((100 * r) / total).toFixed(1)}%` : "";
-    const state = serving.includes(name) ? "" : ' class="left"';
-    return `<tr${state}><td>${name}</td><td>${Math.round(r)}</td><td>${share || "left"}</td></tr>`;
+    return `<tr><td>${name}</td><td>${Math.round(r)}</td><td>${share}</td></tr>`;
   });
   document.querySelector("#shares tbody").innerHTML = rows.join("");
 
   chart.data.datasets = [...serving, ...left].map((name) => ({
     label: name,
     borderColor: colour(name),
-    backgroundColor: `${colour(name)}55`,
+    backgroundColor: `${colour(name)}bb`,
     fill: true,
     data: snapshots.slice(1).map((s, k) => ({ x: s.t - now.t, y: rateAt(k + 1, name) })),
   }));
