@@ -130,11 +130,21 @@ explain_failure() {
     die "the base image $image cannot be pulled here: run 'make offline-images' to build stand-ins from Debian's packages (or reach a registry)"
   done
   # BuildKit repeats the failed step as " > [SERVICE N/M] STEP:", then its error's lines (each may
-  # start with the seconds it ran), then "------".
+  # start with the seconds it ran), then "------". The classic builder (DOCKER_BUILDKIT=0) says
+  # " Service SERVICE  Building", runs each step "---> Running in ID" and ends a failed one with
+  # "The command '...' returned a non-zero code: N".
   service=$(grep -oE '^ > \[[a-z0-9_-]+ [0-9]+/[0-9]+\]' "$output" | head -n 1 | sed -E 's/^ > \[([^ ]+) .*/\1/' || true)
   if [ -n "$service" ]; then
-    error=$(sed -n '/^ > \[/,/^------/{/^ > \[/d;/^------/d;s/^[0-9]*\.[0-9]* //;p}' "$output" | head -n 3 | paste -sd ';' | sed 's/;/; /g')
+    error=$(sed -n '/^ > \[/,/^------/{/^ > \[/d;/^------/d;s/^[0-9]*\.[0-9]* //;p}' "$output" | head -n 3)
+  elif grep -q "returned a non-zero code" "$output"; then
+    service=$(grep -oE '^ *Service [a-z0-9_-]+ +Building' "$output" | tail -n 1 | awk '{print $2}' || true)
+    error=$(sed -E 's/\x1b\[[0-9;]*m//g' "$output" \
+      | awk '/---> Running in/ { lines = ""; next } /returned a non-zero code/ { printf "%s", lines; exit } { lines = lines $0 "\n" }' \
+      | head -n 1)  # parallel builds interleave their lines: only the first is surely this step's
+  fi
+  if [ -n "$service" ]; then
     rm -f "$output"
+    error=$(printf '%s' "$error" | paste -sd ';' | sed 's/;/; /g')
     die "the $service image did not build: ${error:-see the lines above} (fix its Dockerfile or what it installs)"
   fi
   port=$(grep -oE '(listen tcp[46]? |Bind for )[^ ]*:[0-9]+' "$output" | head -n 1 | sed 's/.*://' || true)
