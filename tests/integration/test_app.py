@@ -2,10 +2,12 @@
 
 import re
 import signal
+import threading
 import time
 
 from counter import create_app
 from counter.views import REPLICA
+from helpers.support import RedisServer, wait_for
 
 SENTENCE = re.compile(r"Hello World! I have been seen (\d+) times\.\n")
 
@@ -125,6 +127,7 @@ def test_redis_down_gives_503_and_counts_nothing(own_redis):
         assert response.headers["Retry-After"] == "1"
     assert client.get("/healthz").status_code == 200
     own_redis.start()
+    wait_for(lambda: client.get("/count").status_code == 200, 2, "serving again", 0.1)
     assert client.get("/count").get_json() == {"count": 1}
     assert seen(client.get("/")) == 2
 
@@ -146,8 +149,42 @@ def test_a_frozen_redis_gets_a_503_within_the_budget_then_serving_resumes(own_re
     assert 0.5 <= took <= 1.1 + 0.2, took
     # The frozen Redis may have run the increment it never answered: the client's retry with its
     # key counts it once either way, and serving resumed by itself.
+    wait_for(lambda: client.get("/count").status_code == 200, 2, "serving again", 0.1)
     assert seen(client.get("/", headers={"Idempotency-Key": "k2"})) == 2
     assert client.get("/count").get_json() == {"count": 2}
+
+
+def test_after_an_outage_a_replica_answers_503_at_once_for_a_moment(own_redis):
+    app = create_app({"REDIS_URL": own_redis.url, "REDIS_BUDGET": 1.1, "REDIS_TIMEOUT": 0.25})
+    client = app.test_client()
+    assert client.get("/count").status_code == 200
+    own_redis.process.send_signal(signal.SIGSTOP)
+    try:
+        first = time.monotonic()
+        assert client.get("/count").status_code == 503  # spent its budget on the frozen Redis
+        second = time.monotonic()
+        assert client.get("/count").status_code == 503  # did not ask it again
+        third = time.monotonic()
+    finally:
+        own_redis.process.send_signal(signal.SIGCONT)
+    assert second - first >= 0.5 and third - second < 0.1, (second - first, third - second)
+    wait_for(lambda: client.get("/count").status_code == 200, 2, "serving again", 0.1)
+
+
+def test_a_starting_app_waits_for_redis_before_it_serves(tmp_path):
+    late = RedisServer(tmp_path)
+    starter = threading.Timer(1.0, late.start)  # Redis comes up a second after the app starts
+    starter.start()
+    try:
+        started = time.monotonic()
+        app = create_app({"REDIS_URL": late.url, "REDIS_START_WAIT": 10.0})
+        waited = time.monotonic() - started
+        starter.join()
+        assert 1.0 <= waited < 10.0, waited
+        assert seen(app.test_client().get("/")) == 1
+    finally:
+        starter.join()
+        late.stop()
 
 
 def figure(client, name):

@@ -23,6 +23,9 @@ class Settings:
     # A request's whole time with Redis, its tries and the pauses between them together: shorter
     # than nginx's wait for a replica (lb/nginx.conf), so a replica answers (a 503) before it.
     REDIS_BUDGET: float = setting(0.75, minimum=0.02)
+    # A starting worker waits this long for Redis to answer before it serves (503s until it can);
+    # under gunicorn's worker timeout (30 s), which would end a worker still starting.
+    REDIS_START_WAIT: float = setting(10.0, minimum=0)
     # A repeated Idempotency-Key (or a load balancer retry) counts once within this many seconds.
     IDEMPOTENCY_WINDOW: int = setting(60, minimum=1)
 

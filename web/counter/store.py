@@ -39,6 +39,10 @@ OUTAGES = (redis_errors.ConnectionError, redis_errors.TimeoutError)
 # that broke when Redis restarted), then short pauses, so that a thread is not held for long
 # while Redis is down (every request then gets its 503 quickly; nginx tries another replica).
 BACKOFF = (0.0, 0.05, 0.1, 0.2)
+# After a call ran out of its budget, the process's calls answer 503 at once for this long rather
+# than each spend a budget on a Redis that is down: threads stay free, and nginx's passes to the
+# other replicas are quick. Then the next call tries Redis again.
+HOLD_OFF = 0.5
 
 
 class CounterStore:
@@ -52,12 +56,15 @@ class CounterStore:
         self.window = window
         self.worst_try = 3 * timeout
         self.budget = budget
+        self.down_until = 0.0  # monotonic time until which calls do not try (HOLD_OFF)
         self._increment_once = client.register_script(INCREMENT_ONCE)
 
     def within_budget(self, name, call):
         return metrics.timed(name, lambda: self.tries(call))
 
     def tries(self, call):
+        if time.monotonic() < self.down_until:
+            raise redis_errors.ConnectionError("Redis was unreachable a moment ago; not asked again yet")
         deadline = time.monotonic() + self.budget
         for tries in itertools.count():
             try:
@@ -67,6 +74,7 @@ class CounterStore:
             except OUTAGES:
                 pause = BACKOFF[min(tries, len(BACKOFF) - 1)]
                 if time.monotonic() + pause + self.worst_try > deadline:
+                    self.down_until = time.monotonic() + HOLD_OFF
                     raise
                 time.sleep(pause)
 
@@ -110,7 +118,8 @@ class BoundedLookup(Connection):
     Docker's DNS can stall while the engine handles a container's death (a lookup then takes
     the resolver's 5 s), and nothing else here bounds a name lookup. A lookup that takes longer
     than the connect timeout is given up, to finish in its own thread; the last address found
-    is tried meanwhile (a restarted Redis usually keeps its address), or the try fails.
+    is tried meanwhile (a restarted Redis usually keeps its address). With no address found yet
+    (a process's first connect, on a busy host) the lookup gets a whole try's time instead.
     """
 
     last_found = {}  # (host, port) -> the address of the last lookup that answered
@@ -134,7 +143,7 @@ class BoundedLookup(Connection):
         found = []
         lookup = threading.Thread(target=resolve, daemon=True)
         lookup.start()
-        lookup.join(timeout)
+        lookup.join(timeout if (host, port) in cls.last_found else 3 * timeout)
         if found and not lookup.is_alive():
             raise redis_errors.ConnectionError(f"cannot look up {host}: {found[0]}")
         if (host, port) not in cls.last_found:
@@ -160,18 +169,26 @@ def connect(config):
 
 
 def check_login(client, config):
-    """Fail at start when Redis refuses the credentials, so the replica never turns healthy and
-    its log names the cause. Redis not answering yet is no reason to fail: /readyz says it."""
-    try:
-        client.ping()
-    except redis_errors.AuthenticationError as error:
-        user = config["REDIS_USERNAME"] or "default"
-        raise LoginRefused(
-            f"Redis refused the login of user {user!r} ({error}): check REDIS_USERNAME and the "
-            f"password in REDIS_PASSWORD_FILE against Redis's ACL"
-        ) from None
-    except (redis_errors.ConnectionError, redis_errors.TimeoutError) as error:
-        current_app.logger.warning("counter store not reachable yet: %s", error)
+    """Wait until Redis answers before serving, so that a new replica takes requests only once it
+    can count them (on Swarm a new container's overlay network can take a moment). Fail at once
+    when Redis refuses the credentials, so the replica never turns healthy and its log names the
+    cause. Redis not answering within REDIS_START_WAIT is no reason to fail: /readyz says it."""
+    deadline = time.monotonic() + config["REDIS_START_WAIT"]
+    while True:
+        try:
+            client.ping()
+            return
+        except redis_errors.AuthenticationError as error:
+            user = config["REDIS_USERNAME"] or "default"
+            raise LoginRefused(
+                f"Redis refused the login of user {user!r} ({error}): check REDIS_USERNAME and the "
+                f"password in REDIS_PASSWORD_FILE against Redis's ACL"
+            ) from None
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as error:
+            if time.monotonic() > deadline:
+                current_app.logger.warning("counter store not reachable yet: %s", error)
+                return
+            time.sleep(0.2)
 
 
 def init_app(app):
