@@ -138,9 +138,10 @@ explain_failure() {
     error=$(sed -n '/^ > \[/,/^------/{/^ > \[/d;/^------/d;s/^[0-9]*\.[0-9]* //;p}' "$output" | head -n 3)
   elif grep -q "returned a non-zero code" "$output"; then
     service=$(grep -oE '^ *Service [a-z0-9_-]+ +Building' "$output" | tail -n 1 | awk '{print $2}' || true)
-    error=$(sed -E 's/\x1b\[[0-9;]*m//g' "$output" \
-      | awk '/---> Running in/ { lines = ""; next } /returned a non-zero code/ { printf "%s", lines; exit } { lines = lines $0 "\n" }' \
-      | head -n 1)  # parallel builds interleave their lines: only the first is surely this step's
+    # Parallel builds interleave their lines; a step's error output is the one printed in red
+    # (ESC[91m): the last red line before the failure.
+    error=$(awk '/returned a non-zero code/ { print red; exit } /\x1b\[91m/ { red = $0 }' "$output" \
+      | sed -E 's/\x1b\[[0-9;]*m//g')
   fi
   if [ -n "$service" ]; then
     rm -f "$output"
