@@ -139,9 +139,10 @@ explain_failure() {
   elif grep -q "returned a non-zero code" "$output"; then
     service=$(grep -oE '^ *Service [a-z0-9_-]+ +Building' "$output" | tail -n 1 | awk '{print $2}' || true)
     # Parallel builds interleave their lines; a step's error output is the one printed in red
-    # (ESC[91m): the last red line before the failure.
-    error=$(awk '/returned a non-zero code/ { print red; exit } /\x1b\[91m/ { red = $0 }' "$output" \
-      | sed -E 's/\x1b\[[0-9;]*m//g')
+    # (ESC[91m): the last red line with words in it before the failure (a colour code can stand
+    # alone on a line of its own).
+    error=$(awk '/returned a non-zero code/ { print red; exit }
+      /\x1b\[91m/ { text = $0; gsub(/\x1b\[[0-9;]*m/, "", text); if (text ~ /[^ ]/) red = text }' "$output")
   fi
   if [ -n "$service" ]; then
     rm -f "$output"
