@@ -1,28 +1,26 @@
 """`make bench`, one point: warm up, then run wrk with one thread per connection for --duration;
 record requests per second and latency, the counter's delta against the 200s (the exactness
-verdict) and the generator's own CPU use; with --paced, measure again at that fraction of the
-throughput. Each point is appended to --out as one line of JSON.
+verdict) and each tier's CPU per request from its containers' cgroup counters over the measured
+window; with --paced, measure again at that fraction of the throughput. With --kind idle, no
+load: each container's CPU per second over --duration. Each point is appended to --out as one
+line of JSON.
 """
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+import cpu
+
 HERE = Path(__file__).resolve().parent
 
 
-def cpu_seconds():
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def wrk(url, connections, seconds, rate=0.0):
-    """One wrk run through point.lua: its figures, plus the generator's CPU in cores."""
+def wrk(url, connections, seconds, tiers, rate=0.0):
+    """One wrk run through point.lua: its figures, and each tier's CPU over the run."""
     per_connection = rate / connections if rate else 0
     command = ["wrk", "-t", str(connections), "-c", str(connections), "-d", f"{seconds + 3}s"]
     command += [
@@ -35,13 +33,18 @@ def wrk(url, connections, seconds, rate=0.0):
         str(seconds),
         str(per_connection),
     ]
-    used = cpu_seconds()
+    before, started = tiers.read(), time.monotonic()
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    after, wall = tiers.read(), time.monotonic() - started
     line = next(line for line in output.splitlines() if line.startswith("POINT "))
     figures = json.loads(line.removeprefix("POINT "))
     figures["rps"] = figures["ok"] / seconds
     figures["errors"] = figures["not_ok"] + figures["socket_errors"]
-    figures["generator_cpu"] = (cpu_seconds() - used) / seconds
+    used = tiers.seconds(before, after)
+    answered = max(figures["ok"] + figures["not_ok"], 1)
+    figures["cpu_ms_per_request"] = {tier: 1000 * s / answered for tier, s in used.items()}
+    figures["cpu_cores"] = {tier: s / wall for tier, s in used.items()}
+    figures["generator_cpu"] = figures["cpu_cores"]["generator"]
     return figures
 
 
@@ -50,39 +53,54 @@ def read_count(url):
         return json.load(response)["count"]
 
 
-def point(args):
+def loaded(args, tiers):
     if args.warmup:
-        wrk(args.url, args.connections, args.warmup)
+        wrk(args.url, args.connections, args.warmup, tiers)
     before = read_count(args.count_url) if args.count_url else None
-    result = {"name": args.name, "kind": args.kind, "replicas": args.replicas}
-    result.update(
-        connections=args.connections, seconds=args.duration, **wrk(args.url, args.connections, args.duration)
-    )
+    result = {"connections": args.connections, "seconds": args.duration}
+    result.update(wrk(args.url, args.connections, args.duration, tiers))
     served = result["ok"]
     if args.paced:
-        paced = wrk(args.url, args.connections, args.duration, rate=args.paced * result["rps"])
+        paced = wrk(args.url, args.connections, args.duration, tiers, rate=args.paced * result["rps"])
         result["paced"] = {"fraction": args.paced, "target_rps": args.paced * result["rps"], **paced}
         served += paced["ok"]
     if before is not None:
         time.sleep(0.5)
         result["counted"] = read_count(args.count_url) - before
         result["verdict"] = "EXACT" if result["counted"] == served else "MISMATCH"
-    with open(args.out, "a") as out:
-        out.write(json.dumps(result) + "\n")
     line = f"{args.name:<12} {result['rps']:8.0f} req/s  p99 {result['p99_ms']:7.1f} ms"
-    line += f"  errors {result['errors']}  generator {result['generator_cpu']:.0%} of a core"
+    line += f"  errors {result['errors']}  CPU ms/request "
+    line += ", ".join(f"{t} {ms:.3f}" for t, ms in result["cpu_ms_per_request"].items())
     if "paced" in result:
         paced = result["paced"]
         line += f"  | at {args.paced:.0%}: {paced['rps']:.0f} req/s, p99 {paced['p99_ms']:.1f} ms"
     print(line + (f"  {result['verdict']}" if "verdict" in result else ""))
+    return result
+
+
+def idle(args, tiers):
+    before = tiers.read()
+    time.sleep(args.duration)
+    per_container = tiers.per_container(before, tiers.read(), args.duration)
+    del per_container["generator"]
+    worst = {tier: max(values) for tier, values in per_container.items()}
+    print(
+        f"{args.name:<12} CPU ms per second, each container: "
+        + ", ".join(
+            f"{tier} {' '.join(f'{v:.1f}' for v in values)}" for tier, values in per_container.items()
+        )
+    )
+    return {"seconds": args.duration, "idle_ms_per_s": per_container, "idle_worst_ms_per_s": worst}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", required=True)
-    parser.add_argument("--kind", required=True, choices=["stack", "direct", "lb", "tutorial"])
+    parser.add_argument("--kind", required=True, choices=["stack", "direct", "lb", "tutorial", "idle"])
     parser.add_argument("--replicas", type=int, default=1)
-    parser.add_argument("--url", required=True)
+    parser.add_argument("--repeat", type=int, default=1, help="which repetition of the point this is")
+    parser.add_argument("--tier", action="append", default=[], help="NAME=CONTAINER_ID, once per container")
+    parser.add_argument("--url", default="")
     parser.add_argument("--count-url", default="")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--warmup", type=int, default=5)
@@ -91,10 +109,14 @@ def main(argv=None):
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     try:
-        point(args)
-    except (OSError, subprocess.CalledProcessError, StopIteration, ValueError) as error:
+        tiers = cpu.Tiers({**cpu.parse_tiers(args.tier), "generator": [cpu.own_container()]})
+        result = {"name": args.name, "kind": args.kind, "replicas": args.replicas, "repeat": args.repeat}
+        result.update(idle(args, tiers) if args.kind == "idle" else loaded(args, tiers))
+    except (OSError, subprocess.CalledProcessError, StopIteration, ValueError, cpu.Unreadable) as error:
         print(f"bench: the point {args.name!r} failed: {error}", file=sys.stderr)
         return 1
+    with open(args.out, "a") as out:
+        out.write(json.dumps(result) + "\n")
     return 0
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: its own stack (project counter-bench), each replica limited to WEB_CPUS of a core,
-# measured at BENCH_REPLICAS replicas and against three baselines; the report goes to
+# measured idle, at BENCH_REPLICAS replicas and against three baselines, each point BENCH_REPEAT
+# times; every tier's CPU comes from its containers' cgroup counters. The report goes to
 # reports/bench-<time>/ (results.json, results.md, bench.png).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,7 @@ source scripts/lib.sh
 
 replicas=${BENCH_REPLICAS-1 2 3 4}
 warmup=${BENCH_WARMUP-5} duration=${BENCH_DURATION-15} connections=${BENCH_CONNECTIONS-32}
+repeat=${BENCH_REPEAT-3} idle=${BENCH_IDLE-20}
 web_cpus=${WEB_CPUS-0.25}
 for n in $replicas; do check_range "a replica count in BENCH_REPLICAS" "$n" 1 16; done
 [ -n "${replicas// /}" ] || die "BENCH_REPLICAS must list replica counts, such as '1 2 3 4'"
@@ -15,8 +17,12 @@ for n in $replicas; do check_range "a replica count in BENCH_REPLICAS" "$n" 1 16
 check_range BENCH_WARMUP "$warmup" 0 600
 check_range BENCH_DURATION "$duration" 1 600
 check_range BENCH_CONNECTIONS "$connections" 1 256
+check_range BENCH_REPEAT "$repeat" 1 20
+check_range BENCH_IDLE "$idle" 1 600
 check_pattern WEB_CPUS "$web_cpus" '^([0-9]+(\.[0-9]+)?|\.[0-9]+)$' "a number of cores such as 0.25"
 require_docker
+[ -r /sys/fs/cgroup/cpuacct/docker ] \
+  || die "no cgroup v1 CPU counters at /sys/fs/cgroup/cpuacct/docker: make bench measures each container's CPU there"
 
 export COMPOSE_PROJECT_NAME=${BENCH_PROJECT:-counter-bench} WEB_CPUS=$web_cpus
 export LB_BIND=127.0.0.1 LB_PORT=${BENCH_LB_PORT:-0}
@@ -27,34 +33,56 @@ remove_stack() { bench down --volumes --remove-orphans >/dev/null 2>&1 || true; 
 trap remove_stack EXIT
 
 report=$(new_report_dir bench-)
-printf '{"replicas": "%s", "warmup": %s, "duration": %s, "connections": %s, "web_cpus": "%s"}\n' \
-  "$replicas" "$warmup" "$duration" "$connections" "$web_cpus" >"$report/settings.json"
+printf '{"replicas": "%s", "warmup": %s, "duration": %s, "connections": %s, "web_cpus": "%s", "repeat": %s, "idle": %s, "lb_cpus": "%s", "redis_cpus": "%s", "host_cpus": %s}\n' \
+  "$replicas" "$warmup" "$duration" "$connections" "$web_cpus" "$repeat" "$idle" \
+  "${LB_CPUS:-1}" "${REDIS_CPUS:-1}" "$(nproc)" >"$report/settings.json"
 
 scripts/secrets.sh >/dev/null
 say "starting the benchmark stack ($COMPOSE_PROJECT_NAME; each replica limited to $web_cpus of a core)"
 build_or_explain "building the benchmark's images" --profile bench build
 compose_or_explain "starting the benchmark stack" --profile bench up --detach --wait --scale web=1 lb tutorial lb-static
 
-# measure NAME KIND REPLICAS URL [COUNT_URL] [PACED]: one point, with a CPU sample mid-run.
-measure() {
-  local sample_at=$((warmup + duration / 2))
-  (sleep "$sample_at"; docker stats --no-stream --format '{{.Name}}\t{{.CPUPerc}}' \
-    | grep "^$COMPOSE_PROJECT_NAME-" >"$report/cpu-${1// /-}.tsv") &
-  bench run --rm --no-deps bench python measure.py --name "$1" --kind "$2" --replicas "$3" \
-    --url "$4" --count-url "${5:-}" --paced "${6:-0}" --connections "$connections" \
-    --warmup "$warmup" --duration "$duration" --out "/$report/points.jsonl"
-  wait
+# --tier=TIER=ID for each container of each SERVICE: tier TIER SERVICE...
+tier() {
+  local name=$1 service id
+  shift
+  for service; do
+    for id in $(bench ps --quiet "$service"); do echo "--tier=$name=$id"; done
+  done
 }
 
-say "point by point: warm-up ${warmup} s, then ${duration} s measured (twice for the stack: at full and 80% rate)"
+# measure NAME KIND REPLICAS REPEAT [measure.py's arguments]: one point, appended to points.jsonl.
+measure() {
+  local name=$1 kind=$2 n=$3 r=$4
+  shift 4
+  bench run --rm --no-deps bench python measure.py --name "$name" --kind "$kind" --replicas "$n" \
+    --repeat "$r" --connections "$connections" --warmup "$warmup" --duration "$duration" \
+    --out "/$report/points.jsonl" "$@"
+}
+stack() { mapfile -t tiers < <(tier web web; tier lb lb; tier redis redis); }
+
+say "idle for $idle s (no traffic yet), then each healthcheck's cost"
+stack
+measure idle idle 1 1 --duration "$idle" "${tiers[@]}"
+BENCH_CGROUP=/sys/fs/cgroup python3 bench/probes.py --out "$report/probes.json" \
+  --container "web=$(bench ps --quiet web)" --container "lb=$(bench ps --quiet lb)" --container "redis=$(bench ps --quiet redis)"
+
+say "point by point, $repeat times each: warm-up ${warmup} s, then ${duration} s measured (twice for the stack: at full and 80% rate)"
 for n in $replicas; do
   scale_web "$n"
-  measure "stack $n" stack "$n" http://lb:8080/ http://lb:8080/count 0.8
+  stack
+  for r in $(seq "$repeat"); do
+    measure "stack $n" stack "$n" "$r" --url http://lb:8080/ --count-url http://lb:8080/count --paced 0.8 "${tiers[@]}"
+    # The pair that is compared runs interleaved, so the host's drift touches both alike.
+    if [ "$n" = 1 ]; then
+      measure direct direct 1 "$r" --url http://web:8000/ --count-url http://web:8000/count "${tiers[@]}"
+    fi
+  done
 done
-scale_web 1
-measure "direct" direct 1 http://web:8000/ http://web:8000/count
-measure "lb static" lb 0 http://lb-static:8080/
-measure "tutorial" tutorial 1 http://tutorial:8000/
+mapfile -t tiers < <(tier lb lb-static)
+for r in $(seq "$repeat"); do measure "lb static" lb 0 "$r" --url http://lb-static:8080/ "${tiers[@]}"; done
+mapfile -t tiers < <(tier web tutorial; tier redis redis)
+for r in $(seq "$repeat"); do measure tutorial tutorial 1 "$r" --url http://tutorial:8000/ "${tiers[@]}"; done
 
 bench run --rm --no-deps bench python report.py "/$report"
 say "report: $report/results.md, results.json, bench.png"

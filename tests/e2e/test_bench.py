@@ -1,4 +1,5 @@
-"""`make bench` with its shortest settings: every output file is there and holds numbers."""
+"""`make bench` with its shortest settings: every output file is there and holds numbers, and each
+tier's CPU is the CPU of the containers that served the point."""
 
 import json
 import math
@@ -12,37 +13,65 @@ from helpers.support import ROOT
 pytestmark = pytest.mark.e2e
 
 
+def finite(value):
+    return isinstance(value, float) and math.isfinite(value) and value >= 0
+
+
 def test_bench_smoke_run_writes_its_report(stack):
     stack.env.update(
         BENCH_REPLICAS="1 2",
         BENCH_WARMUP="1",
         BENCH_DURATION="2",
         BENCH_CONNECTIONS="4",
+        BENCH_REPEAT="2",
+        BENCH_IDLE="2",
         BENCH_PROJECT=stack.name,
     )
     done = stack.make("bench", timeout=900)
     report = ROOT / re.search(r"report: (reports/bench-\S+)/results\.md", done.stdout).group(1)
     try:
         results = json.loads((report / "results.json").read_text())
-        kinds = sorted(p["kind"] for p in results["points"])
-        assert kinds == ["direct", "lb", "stack", "stack", "tutorial"]
-        for p in results["points"]:
+        order = [p["name"] for p in results["points"]]
+        # The compared pair interleaved, every point twice.
+        assert (
+            order
+            == ["idle"] + ["stack 1", "direct"] * 2 + ["stack 2"] * 2 + ["lb static"] * 2 + ["tutorial"] * 2
+        )
+        for p in results["points"][1:]:
             for figure in ("rps", "p50_ms", "p95_ms", "p99_ms", "generator_cpu"):
-                assert isinstance(p[figure], float) and math.isfinite(p[figure]) and p[figure] >= 0, (
-                    p,
-                    figure,
-                )
+                assert finite(p[figure]), (p, figure)
             assert p["rps"] > 0
+            assert all(finite(ms) for ms in p["cpu_ms_per_request"].values()), p
         assert {p["verdict"] for p in results["points"] if "verdict" in p} == {"EXACT"}
+
+        # The tiers that served a point used CPU for it; nginx is not in the direct point's path.
+        stack_1, direct = (
+            next(s for s in results["summary"] if s["name"] == n) for n in ("stack 1", "direct")
+        )
+        for tier in ("web", "lb", "redis", "generator"):
+            assert stack_1["cpu_ms_per_request"][tier]["median"] > 0, tier
+        lb_cost = stack_1["cpu_ms_per_request"]["lb"]["median"]
+        assert direct["cpu_ms_per_request"]["lb"]["median"] < lb_cost / 5, (direct, stack_1)
+
+        idle = results["idle"]["idle_ms_per_s"]
+        assert set(idle) == {"web", "lb", "redis"} and all(finite(v) for each in idle.values() for v in each)
+        assert set(results["probes"]) == {"web", "lb", "redis"}
+        assert all(p["probe_ms"] > 0 and p["exec_ms"] > 0 for p in results["probes"].values())
+        assert results["projection"]["first_bottleneck"] in {"lb", "redis", "host"}
         for name in (
             "scaling_efficiency_at_max",
             "lb_overhead",
+            "lb_cpu_share",
             "speedup_over_tutorial",
-            "p99_ms_at_80_percent",
+            "stack_cpu_ms_per_request",
+            "redis_cpu_us_per_request",
+            "idle_ms_per_s_worst",
+            "probe_ms_worst",
         ):
-            assert math.isfinite(results["ratios"][name])
+            assert math.isfinite(results["ratios"][name]), name
         table = (report / "results.md").read_text()
-        assert re.search(r"\| stack 2 \| 2 \| \d+ \|", table)
+        assert re.search(r"\| stack 2 \| 2 \| \d+ \(\d+-\d+\) \|", table)
+        assert "First bottleneck as replicas are added:" in table
         assert (report / "bench.png").read_bytes().startswith(b"\x89PNG")
         # Its own project, removed afterwards.
         assert stack.compose("ps", "--all", "--quiet").stdout.strip() == ""
