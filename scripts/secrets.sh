@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes the Redis passwords on first use (never committed) and the ACL file Redis loads:
 # `admin` may do anything, `counter` (the app) only the commands the counter needs, `exporter`
-# (redis_exporter, `make monitor`) only what reading Redis's figures needs, and no key.
+# (redis_exporter, `make monitor`) only what reading Redis's figures needs, and no key;
+# `healthcheck` (the container's probe) only PING, with no password, so the probe needs no secret.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${SECRETS_DIR:-secrets}
@@ -23,6 +24,7 @@ cat >"$dir/redis_users.acl" <<ACL
 user default off resetpass ~* &* +@all
 user admin on #$(hash "$dir/redis_admin_password") ~* &* +@all
 user counter on #$(hash "$dir/redis_app_password") resetchannels ~counter:* -@all +ping +get +set +incr +incrby +hincrby +hgetall +multi +exec +discard +eval +evalsha +script|load
+user healthcheck on nopass resetchannels resetkeys -@all +ping
 user exporter on #$(hash "$dir/redis_exporter_password") resetchannels resetkeys -@all +ping +info +config|get +client|list +client|setname +slowlog|get +slowlog|len +latency|latest +latency|histogram +select +dbsize +memory|stats
 ACL
 # redis_exporter reads its password from a file that maps Redis's address, with the user, to it.

@@ -72,6 +72,17 @@ def test_each_user_logs_in_with_its_own_password_only(locked_redis, secrets_dir)
         Redis.from_url(locked_redis.url, username="counter", password=admins).ping()
 
 
+def test_the_healthcheck_user_may_ping_with_no_secret_and_do_nothing_else(locked_redis):
+    # The container's probe, as docker-compose.yml runs it: redis-cli exits 0 only on PONG.
+    probe = ["redis-cli", "-p", str(locked_redis.port), "-e", "--no-auth-warning", "--user", "healthcheck"]
+    ping = subprocess.run([*probe, "--pass", "any", "ping"], capture_output=True, text=True)
+    assert (ping.returncode, ping.stdout.strip()) == (0, "PONG")
+    read = subprocess.run([*probe, "--pass", "any", "get", "counter:total"], capture_output=True, text=True)
+    assert read.returncode != 0 and "NOPERM" in read.stdout + read.stderr
+    anonymous = subprocess.run([*probe[:3], "-e", "ping"], capture_output=True, text=True)
+    assert anonymous.returncode != 0 and "NOAUTH" in anonymous.stdout + anonymous.stderr
+
+
 def test_app_counts_as_its_acl_user(locked_redis, secrets_dir):
     client = app_as_counter_user(locked_redis, secrets_dir).test_client()
     assert client.get("/", headers={"Idempotency-Key": "acl"}).status_code == 200
