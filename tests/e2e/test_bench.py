@@ -50,8 +50,10 @@ def test_bench_smoke_run_writes_its_report(stack):
         )
         for tier in ("web", "lb", "redis", "generator"):
             assert stack_1["cpu_ms_per_request"][tier]["median"] > 0, tier
-        lb_cost = stack_1["cpu_ms_per_request"]["lb"]["median"]
-        assert direct["cpu_ms_per_request"]["lb"]["median"] < lb_cost / 5, (direct, stack_1)
+        # (In windows this short a probe or a closing connection is a large share of nginx's CPU,
+        # so only the order is certain; a swapped tier would put web's millisecond there.)
+        assert direct["cpu_ms_per_request"]["lb"]["median"] < stack_1["cpu_ms_per_request"]["lb"]["median"]
+        assert direct["cpu_ms_per_request"]["web"]["median"] > stack_1["cpu_ms_per_request"]["lb"]["median"]
 
         idle = results["idle"]["idle_ms_per_s"]
         assert set(idle) == {"web", "lb", "redis"} and all(finite(v) for each in idle.values() for v in each)
