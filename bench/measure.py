@@ -82,7 +82,6 @@ def idle(args, tiers):
     before = tiers.read()
     time.sleep(args.duration)
     per_container = tiers.per_container(before, tiers.read(), args.duration)
-    del per_container["generator"]
     worst = {tier: max(values) for tier, values in per_container.items()}
     print(
         f"{args.name:<12} CPU ms per second, each container: "
@@ -109,9 +108,12 @@ def main(argv=None):
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     try:
-        tiers = cpu.Tiers({**cpu.parse_tiers(args.tier), "generator": [cpu.own_container()]})
+        tiers = cpu.parse_tiers(args.tier)
         result = {"name": args.name, "kind": args.kind, "replicas": args.replicas, "repeat": args.repeat}
-        result.update(idle(args, tiers) if args.kind == "idle" else loaded(args, tiers))
+        if args.kind == "idle":
+            result.update(idle(args, cpu.Tiers(tiers)))
+        else:  # the generator is this container: wrk runs in it
+            result.update(loaded(args, cpu.Tiers({**tiers, "generator": [cpu.own_container()]})))
     except (OSError, subprocess.CalledProcessError, StopIteration, ValueError, cpu.Unreadable) as error:
         print(f"bench: the point {args.name!r} failed: {error}", file=sys.stderr)
         return 1

@@ -37,13 +37,13 @@ def cost(container, command, count):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--container", action="append", default=[], help="SERVICE=CONTAINER_ID")
+    parser.add_argument("--tier", action="append", default=[], help="SERVICE=CONTAINER_ID, one each")
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     results = {}
     try:
-        for service, (container,) in cpu.parse_tiers(args.container).items():
+        for service, (container,) in cpu.parse_tiers(args.tier).items():
             probe_ms, seconds = cost(container, healthcheck(container), args.count)
             exec_ms, _ = cost(container, ["true"], args.count)
             results[service] = {

@@ -64,8 +64,7 @@ stack() { mapfile -t tiers < <(tier web web; tier lb lb; tier redis redis); }
 say "idle for $idle s (no traffic yet), then each healthcheck's cost"
 stack
 measure idle idle 1 1 --duration "$idle" "${tiers[@]}"
-BENCH_CGROUP=/sys/fs/cgroup python3 bench/probes.py --out "$report/probes.json" \
-  --container "web=$(bench ps --quiet web)" --container "lb=$(bench ps --quiet lb)" --container "redis=$(bench ps --quiet redis)"
+BENCH_CGROUP=/sys/fs/cgroup python3 bench/probes.py --out "$report/probes.json" "${tiers[@]}"
 
 say "point by point, $repeat times each: warm-up ${warmup} s, then ${duration} s measured (twice for the stack: at full and 80% rate)"
 for n in $replicas; do
