@@ -27,9 +27,12 @@ wsgi_app = "counter:create_app()"
 bind = settings.GUNICORN_BIND
 backlog = settings.GUNICORN_BACKLOG
 
-# Workers: threads so that nginx's keep-alive connections to the replica are kept.
+# Workers: threads so that nginx's keep-alive connections to the replica are kept; gthread is
+# gunicorn's own but for one thing: told to stop, it stops listening at once (counter/worker.py).
 workers = settings.GUNICORN_WORKERS
-worker_class = settings.GUNICORN_WORKER_CLASS
+worker_class = {"gthread": "counter.worker.ThreadWorker"}.get(
+    settings.GUNICORN_WORKER_CLASS, settings.GUNICORN_WORKER_CLASS
+)
 threads = settings.GUNICORN_THREADS
 
 # Timeouts: keepalive outlives nginx's upstream keepalive_timeout (60 s), so nginx

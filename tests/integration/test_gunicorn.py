@@ -2,8 +2,12 @@
 
 import json
 import re
+import signal
+import time
 
+from counter.metrics import FLUSH_EVERY
 from helpers import load_client
+from helpers.support import port_open, wait_for
 
 
 def test_concurrent_requests_across_workers_count_exactly(gunicorn):
@@ -31,6 +35,8 @@ def test_metrics_add_up_every_worker_whichever_answers(gunicorn):
     assert (
         client.get("/", {"Idempotency-Key": "again"})[0] == client.get("/", {"Idempotency-Key": "again"})[0]
     )
+    # Each worker writes its figures out every FLUSH_EVERY s and before it answers a scrape.
+    time.sleep(FLUSH_EVERY + 0.5)
     for _ in range(6):  # connections land on different workers; each answer is the whole replica's
         client.close()
         _, _, text = client.get("/metrics")
@@ -39,3 +45,20 @@ def test_metrics_add_up_every_worker_whichever_answers(gunicorn):
         requests = metric(text, 'counter_http_requests_total{endpoint="hello",status="200"}')
         assert requests == result.successes + 2
         assert metric(text, 'counter_redis_call_seconds_count{call="increment"}') == result.successes + 2
+
+
+def test_told_to_stop_a_replica_refuses_new_connections_at_once_and_still_answers_its_own(
+    gunicorn_server,
+):
+    kept = load_client.Client(gunicorn_server.port)
+    assert kept.get("/")[0] == 200  # a kept-alive connection, as nginx holds them
+    gunicorn_server.process.send_signal(signal.SIGTERM)
+    # No socket listens any more: a new connection is refused, so nginx tries another replica
+    # at once rather than wait on a connection nobody will answer.
+    wait_for(lambda: not port_open(gunicorn_server.port), 5, "new connections refused", interval=0.01)
+    # while the worker still finishes what it holds: the kept-alive connection is answered, and
+    # told to close.
+    status, response, _ = kept.get("/")
+    assert (status, response.getheader("Connection")) == (200, "close")
+    assert gunicorn_server.process.wait(timeout=20) == 0
+    assert "Traceback" not in gunicorn_server.log.read_text()
