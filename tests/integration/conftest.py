@@ -3,12 +3,22 @@
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 from redis import Redis
 
 from counter import create_app
 from helpers.support import ROOT, RedisServer, free_port, port_open, wait_for
+
+
+@pytest.fixture(scope="session")
+def secrets_dir(tmp_path_factory):
+    """The Redis users and passwords, as `make secrets` makes them."""
+    directory = tmp_path_factory.mktemp("secrets")
+    env = {"SECRETS_DIR": str(directory), "PATH": "/usr/bin:/bin"}
+    subprocess.run(["bash", "scripts/secrets.sh"], cwd=ROOT, env=env, check=True, capture_output=True)
+    return directory
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +47,7 @@ def own_redis(tmp_path):
 
 @pytest.fixture
 def app(redis_url):
-    return create_app({"REDIS_URL": redis_url, "REDIS_BUDGET": 0.5})
+    return create_app({"REDIS_URL": redis_url})
 
 
 @pytest.fixture
@@ -46,8 +56,9 @@ def client(app):
 
 
 @pytest.fixture
-def gunicorn(redis_url, tmp_path):
-    """The app served by gunicorn with several workers and threads, as in its container."""
+def gunicorn_server(redis_url, tmp_path):
+    """The app served by gunicorn with several workers and threads, as in its container: its
+    process, port and log (a file)."""
     port = free_port()
     env = dict(
         os.environ,
@@ -56,13 +67,20 @@ def gunicorn(redis_url, tmp_path):
         GUNICORN_WORKERS="3",
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
-        cwd=ROOT / "web",
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
+            cwd=ROOT / "web",
+            env=env,
+            stderr=stderr,
+        )
     wait_for(lambda: port_open(port), 15, "gunicorn")
-    yield port
+    yield SimpleNamespace(process=process, port=port, log=log)
     process.terminate()
     process.wait(timeout=20)
+
+
+@pytest.fixture
+def gunicorn(gunicorn_server):
+    return gunicorn_server.port

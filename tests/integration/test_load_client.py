@@ -1,5 +1,6 @@
 """The tests' load client: a client that hangs fails the run instead of leaving a half-written result."""
 
+import http.server
 import socket
 import threading
 import time
@@ -46,3 +47,42 @@ def test_a_hung_client_fails_the_run(dribbling_server):
     with pytest.raises(RuntimeError, match="2 of 2 load clients still busy 1 s after the run ended"):
         load_client.run(dribbling_server, clients=2, seconds=0.5, settle=0, grace=1)
     assert time.monotonic() - started < 5
+
+
+@pytest.fixture
+def counting_server_on_one_address():
+    """A tiny counter on 127.0.0.2 only (nothing listens on 127.0.0.1 at that port): its port."""
+    counts = {}
+    lock = threading.Lock()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            key = self.headers["Idempotency-Key"]
+            with lock:
+                counts.setdefault(key, len(counts) + 1)
+            body = f"Hello World! I have been seen {counts[key]} times.\n".encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Served-By", "only")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.2", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def test_a_client_given_several_addresses_moves_on_from_one_that_refuses(counting_server_on_one_address):
+    port = counting_server_on_one_address
+    with socket.socket() as probe:  # nothing on 127.0.0.1 at that port
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
+    result = load_client.run(port, clients=4, seconds=1, retry=True, host=["127.0.0.1", "127.0.0.2"])
+    assert result.gave_up == 0 and result.successes > 0
+    assert result.attempts["ConnectionRefusedError"] <= 4  # each client once, then on to the other
+    assert len(set(result.counts)) == result.successes

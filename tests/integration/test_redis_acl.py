@@ -10,21 +10,13 @@ from redis import Redis
 from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
 
 from counter import create_app
-from counter.store import LoginRefused
-from helpers.support import ROOT, RedisServer, free_port
-
-
-@pytest.fixture(scope="module")
-def secrets_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("secrets")
-    env = {"SECRETS_DIR": str(directory), "PATH": "/usr/bin:/bin"}
-    subprocess.run(["bash", "scripts/secrets.sh"], cwd=ROOT, env=env, check=True, capture_output=True)
-    return directory
+from counter.redis_client import LoginRefused
+from helpers.support import ROOT, RedisServer, free_port, users_file
 
 
 @pytest.fixture(scope="module")
 def locked_redis(secrets_dir, tmp_path_factory):
-    server = RedisServer(tmp_path_factory.mktemp("data"), "--aclfile", str(secrets_dir / "redis_users.acl"))
+    server = RedisServer(tmp_path_factory.mktemp("data"), "--aclfile", str(users_file(secrets_dir)))
     server.start()
     yield server
     server.stop()
@@ -94,7 +86,7 @@ def test_app_counts_as_its_acl_user(locked_redis, secrets_dir):
 
 def test_counts_survive_a_redis_crash_under_the_acl(secrets_dir, tmp_path):
     # Redis replays its log as `default`: the ACL must not make it drop logged increments.
-    server = RedisServer(tmp_path, "--aclfile", str(secrets_dir / "redis_users.acl"))
+    server = RedisServer(tmp_path, "--aclfile", str(users_file(secrets_dir)))
     server.start()
     client = app_as_counter_user(server, secrets_dir).test_client()
     try:

@@ -97,6 +97,8 @@ def shown_in_env_example():
     return dict(re.findall(r"^# ([A-Z_]+)=(.*)$", text, re.M))
 
 
+# Read by the scripts (scripts/lib.sh), with their default there.
+READ_BY_SCRIPTS = {"MAX_SCALE"}
 # Set by the scripts for each run, not by users.
 SET_BY_SCRIPTS = {"HOST_USER", "LOCUST_REPORT", "LOCUST_MASTER", "MAX_FAIL_RATIO"}
 
@@ -112,6 +114,110 @@ def test_env_example_names_every_variable_with_its_real_default():
             assert value == compose_defaults[name], f"{name}: .env.example shows {value!r}"
         elif name in app_defaults:
             assert value == app_defaults[name], f"{name}: .env.example shows {value!r}"
+        elif name in READ_BY_SCRIPTS:
+            assert f"${{{name}:-{value}}}" in (ROOT / "scripts" / "lib.sh").read_text(), name
         else:
             assert name in compose_defaults, f"{name} is in .env.example but nothing reads it"
     assert set(compose_defaults) - SET_BY_SCRIPTS <= set(shown)
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"REDIS_MODE": "cluster"}, "REDIS_MODE must be one of single, sentinel, got 'cluster'"),
+        ({"REDIS_ACK_REPLICAS": "3"}, "REDIS_ACK_REPLICAS must be at most 2, got '3'"),
+        (
+            {"REDIS_MODE": "sentinel", "REDIS_SENTINELS": "sentinel-1:26379,sentinel-2"},
+            "REDIS_SENTINELS must list host:port pairs separated by commas, "
+            "got 'sentinel-1:26379,sentinel-2'",
+        ),
+        (
+            {"REDIS_MODE": "sentinel", "REDIS_ACK_TIMEOUT": "0.1"},
+            "REDIS_ACK_TIMEOUT must be under half of REDIS_TIMEOUT (WAIT and WAITAOF answer within one "
+            "reply), got 0.1 and 0.2",
+        ),
+    ],
+)
+def test_sentinel_settings_are_checked_in_one_line(env, message):
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env(env)
+    assert str(refused.value) == message
+
+
+def test_sentinels_are_read_as_host_and_port():
+    from counter.settings import sentinel_addresses
+
+    assert sentinel_addresses("a:1, b:26379") == [("a", 1), ("b", 26379)]
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        (
+            {"REDIS_BUDGET": "0.9", "REDIS_TIMEOUT": "0.2", "REDIS_MODE": "sentinel"},
+            "REDIS_BUDGET must leave a replica time to answer within nginx's 1 s wait for it, "
+            "got a request's worst of 1.1 s",
+        ),
+        (
+            {"REDIS_START_WAIT": "30", "GUNICORN_TIMEOUT": "30"},
+            "REDIS_START_WAIT must be under GUNICORN_TIMEOUT (gunicorn ends a worker that takes longer "
+            "to start), got 30 and 30",
+        ),
+        (
+            {"GUNICORN_GRACEFUL_TIMEOUT": "15", "WEB_STOP_GRACE": "15s"},
+            "GUNICORN_GRACEFUL_TIMEOUT must be under WEB_STOP_GRACE (the container is killed then), "
+            "got 15 and 15s",
+        ),
+        ({"WEB_STOP_GRACE": "soon"}, "WEB_STOP_GRACE must be a duration such as 15s or 1m30s, got 'soon'"),
+    ],
+)
+def test_limits_between_settings_are_checked_in_one_line(env, message):
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env(env)
+    assert str(refused.value) == message
+
+
+def test_a_stop_grace_in_minutes_or_milliseconds_is_read():
+    assert Settings.from_env({"WEB_STOP_GRACE": "1m30s", "GUNICORN_GRACEFUL_TIMEOUT": "80"})
+    assert Settings.from_env({"WEB_STOP_GRACE": "10500ms"})
+
+
+def test_nginx_waits_for_a_replica_as_long_as_the_web_tier_says():
+    from counter.settings import NGINX_REPLICA_WAIT
+
+    nginx = (ROOT / "lb" / "nginx.conf").read_text()
+    assert (
+        re.search(r"^\s*proxy_read_timeout (\d+(?:\.\d+)?)s;", nginx, re.M).group(1)
+        == f"{NGINX_REPLICA_WAIT:g}"
+    )
+
+
+def test_the_stop_grace_period_and_what_the_web_tier_checks_are_one_setting():
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert "stop_grace_period: ${WEB_STOP_GRACE:-15s}" in compose
+    assert "WEB_STOP_GRACE: ${WEB_STOP_GRACE:-15s}" in compose
+    assert Settings().WEB_STOP_GRACE == "15s"
+
+
+def test_a_test_cannot_run_settings_that_production_would_refuse():
+    from counter import create_app
+
+    with pytest.raises(SettingsError, match="REDIS_BUDGET must be at least 3 times REDIS_TIMEOUT"):
+        create_app({"REDIS_BUDGET": 0.5, "REDIS_TIMEOUT": 0.2})
+
+
+def test_the_smallest_app_runs_on_the_web_tiers_gunicorn_defaults():
+    """make bench's yardstick (docker-compose.yml, service smallest) spells out gunicorn's flags:
+    their defaults must stay the web tier's, which live in Settings."""
+    flags = re.findall(
+        r"- --[a-z-]+=\$\{(GUNICORN_[A-Z_]+):-([^}]*)\}", (ROOT / "docker-compose.yml").read_text()
+    )
+    assert {name for name, _ in flags} == {
+        "GUNICORN_WORKERS",
+        "GUNICORN_WORKER_CLASS",
+        "GUNICORN_THREADS",
+        "GUNICORN_KEEPALIVE",
+    }
+    defaults = Settings().as_dict()
+    for name, value in flags:
+        assert value == str(defaults[name]), name

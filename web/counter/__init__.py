@@ -7,8 +7,9 @@ from .settings import Settings
 
 
 def create_app(test_config=None):
+    """The app, from the environment's settings; a test's changes are checked as those are."""
     app = Flask(__name__)
-    app.config.from_mapping(Settings.from_env().as_dict())
+    app.config.from_mapping(Settings.with_changes(test_config or {}).as_dict())
     if test_config:
         app.config.from_mapping(test_config)
     store.init_app(app)

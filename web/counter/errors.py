@@ -4,6 +4,10 @@ from flask import Response, current_app
 from redis import exceptions as redis_errors
 from werkzeug.exceptions import HTTPException
 
+from .acknowledgement import NotAcknowledged
+
+RETRY_LATER = {"Retry-After": "1"}
+
 
 def one_line(status, reason, headers=None):
     return Response(f"{reason}\n", status, headers, content_type="text/plain; charset=utf-8")
@@ -19,7 +23,14 @@ def http_error(error):
 
 def store_unreachable(error):
     current_app.logger.warning("counter store unreachable: %s", error)
-    return one_line(503, "503 Service Unavailable: the counter store cannot be reached", {"Retry-After": "1"})
+    return one_line(503, "503 Service Unavailable: the counter store cannot be reached", RETRY_LATER)
+
+
+def not_acknowledged(error):
+    current_app.logger.warning("counter store: %s", error)
+    return one_line(
+        503, "503 Service Unavailable: the count was not confirmed by a replica in time", RETRY_LATER
+    )
 
 
 def login_refused(error):
@@ -39,6 +50,7 @@ def init_app(app):
     # BusyLoadingError (Redis replaying its log after a restart) is a ConnectionError too.
     app.register_error_handler(redis_errors.ConnectionError, store_unreachable)
     app.register_error_handler(redis_errors.TimeoutError, store_unreachable)
+    app.register_error_handler(NotAcknowledged, not_acknowledged)
     # A ConnectionError to redis-py, but no outage: retrying elsewhere or later cannot help.
     app.register_error_handler(redis_errors.AuthenticationError, login_refused)
     app.register_error_handler(Exception, unexpected)

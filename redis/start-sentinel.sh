@@ -1,0 +1,38 @@
+#!/bin/sh
+# Starts one sentinel (REDIS_MODE=sentinel), configured from the environment (defaults in
+# Compose). Its configuration file lives on its volume, since a sentinel writes into it what it
+# learns: which instance is the primary now, the replicas and sentinels it knows, its epochs.
+# Those lines are kept from the last run; everything else is written anew at every start, so a
+# changed setting or secret takes effect. The first start watches REDIS_FIRST_PRIMARY.
+set -eu
+
+conf=/data/sentinel.conf
+name=$REDIS_PRIMARY_NAME
+password=$(cat /run/secrets/redis_sentinel_password)
+learned=$(grep -E "^sentinel (myid|current-epoch|monitor|config-epoch|leader-epoch|known-replica|known-sentinel) " \
+  "$conf" 2>/dev/null || true)
+# shellcheck disable=SC2046  # the saved line's words: sentinel monitor NAME HOST PORT QUORUM
+set -- $(echo "$learned" | grep "^sentinel monitor $name " || echo "- - - $REDIS_FIRST_PRIMARY 6379")
+primary=$4 port=$5
+
+cat >"$conf.new" <<EOF
+port 26379
+dir /tmp
+aclfile /run/secrets/redis_sentinel_acl
+sentinel resolve-hostnames yes
+sentinel announce-hostnames yes
+sentinel announce-ip ${SENTINEL_ANNOUNCE}
+sentinel announce-port 26379
+sentinel sentinel-user sentinel
+sentinel sentinel-pass ${password}
+sentinel monitor ${name} ${primary} ${port} ${REDIS_SENTINEL_QUORUM}
+sentinel down-after-milliseconds ${name} ${REDIS_DOWN_AFTER_MS}
+sentinel failover-timeout ${name} ${REDIS_FAILOVER_TIMEOUT_MS}
+sentinel parallel-syncs ${name} 1
+sentinel auth-user ${name} sentinel
+sentinel auth-pass ${name} ${password}
+EOF
+echo "$learned" | grep -v -e "^sentinel monitor " -e '^$' >>"$conf.new" || true
+mv "$conf.new" "$conf"
+echo "start-sentinel: watching $name, primary $primary:$port (quorum $REDIS_SENTINEL_QUORUM)" >&2
+exec redis-server "$conf" --sentinel

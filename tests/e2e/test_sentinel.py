@@ -1,0 +1,248 @@
+"""Redis under Sentinel (REDIS_MODE=sentinel): a primary, two replicas, three sentinels.
+
+One stack goes through the tests in order: it starts with one Redis and switches to Sentinel;
+then, each under 16 clients retrying with their Idempotency-Key, its primary is killed, frozen,
+cut off the network and wiped, its replicas lost; the whole stack restarts; it switches back.
+Every load ends with the promise's checks (loadtest/exactness.py): no count handed out twice,
+the counter moved by exactly the successes (every keyed retry counted once), and writes resume
+within 10 s of losing the primary. The last test turns the acknowledgement off and shows that
+the same checks then catch lost increments: without it, these tests would prove nothing.
+"""
+
+import json
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+import exactness
+from helpers.stack import Stack, assert_exact
+from helpers.support import free_port, wait_for
+
+pytestmark = pytest.mark.e2e
+
+DOWN_AFTER_MS = 2000  # REDIS_DOWN_AFTER_MS's default
+INSTANCES = ("redis", "redis-2", "redis-3")
+
+
+@pytest.fixture(scope="module")
+def ha(docker):
+    stack = Stack()
+    stack.make("up", "SCALE=2")
+    yield stack
+    stack.down()
+
+
+class Fault:
+    """Applied after `after` seconds of load; `undo` (if any) `lasting` seconds later."""
+
+    def __init__(self, apply, undo=None, after=3, lasting=0):
+        self.apply, self.undo, self.after, self.lasting = apply, undo, after, lasting
+        self.start = None
+
+    def __call__(self):
+        time.sleep(self.after)
+        self.start = time.monotonic()
+        self.apply()
+        if self.undo:
+            time.sleep(self.lasting)
+            self.undo()
+
+
+def docker(stack, *args):
+    return lambda: stack.run("docker", *args)
+
+
+def role(stack, service):
+    info = stack.replication(service)
+    return info.get("role"), info.get("master_host"), info.get("master_link_status")
+
+
+def lose_the_primary(stack, fault_for, seconds=16):
+    """Load with `fault_for(primary's container)` applied; returns the primary that was lost."""
+    old = stack.primary()
+    before = stack.count()
+    fault = fault_for(stack.container(old))
+    result = stack.load(clients=16, seconds=seconds, retry=True, timeout=5, during=fault)
+    assert result.gave_up == 0, result.attempts
+    assert result.attempts[503] > 0, "the primary's loss was not noticed"
+    assert_exact(stack, result, before)
+    last_failure = max(started for started, _ in result.failures)
+    resumed = min(t for t, _ in result.answered if t > last_failure) - fault.start
+    print(
+        f"\nwrites resumed {resumed:.2f} s after the fault (down-after {DOWN_AFTER_MS} ms); {result.attempts}"
+    )
+    assert resumed < 10
+    assert stack.primary(ask=next(s for s in INSTANCES if s != old)) != old
+    return old
+
+
+def rejoins_as_replica(stack, old):
+    """Wait until `old` follows the primary the sentinels name (asked of another instance)."""
+    other = next(s for s in INSTANCES if s != old)
+    wait_for(
+        lambda: role(stack, old) == ("slave", stack.primary(ask=other), "up"),
+        40,
+        f"{old} a replica",
+        interval=0.5,
+    )
+
+
+def test_switching_from_one_redis_to_sentinel_carries_the_count_and_shares_over_once(ha):
+    for _ in range(30):
+        assert ha.get("/")[0] == 200
+    before = ha.stats()
+    ha.env["REDIS_MODE"] = "sentinel"
+    ha.make("up", "SCALE=2")
+    assert ha.stats() == before
+    assert ha.primary() == "redis"
+    for replica in ("redis-2", "redis-3"):
+        wait_for(lambda r=replica: role(ha, r) == ("slave", "redis", "up"), 20, f"{replica} replicating")
+    assert ha.get("/")[2] == f"Hello World! I have been seen {before['total'] + 1} times.\n"
+
+
+def test_a_killed_primary_is_replaced_and_rejoins_as_a_replica(ha):
+    old = lose_the_primary(ha, lambda c: Fault(docker(ha, "kill", "--signal", "KILL", c)))
+    ha.run("docker", "start", ha.container(old))
+    rejoins_as_replica(ha, old)
+
+
+def test_a_frozen_primary_is_replaced_and_rejoins_as_a_replica(ha):
+    old = lose_the_primary(
+        ha, lambda c: Fault(docker(ha, "pause", c), docker(ha, "unpause", c), lasting=12), seconds=18
+    )
+    rejoins_as_replica(ha, old)
+
+
+def test_a_primary_cut_off_the_network_is_replaced_and_rejoins_as_a_replica(ha):
+    network = f"{ha.name}_back"
+
+    def cut(container):
+        address = ha.inspect_one(
+            container, f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}'
+        )
+        return Fault(
+            docker(ha, "network", "disconnect", network, container),
+            docker(ha, "network", "connect", "--ip", address, network, container),
+            lasting=12,
+        )
+
+    old = lose_the_primary(ha, cut, seconds=18)
+    rejoins_as_replica(ha, old)
+
+
+def test_a_primary_back_with_its_data_lost_has_a_replica_promoted_and_copies_it(ha):
+    before, old = ha.stats(), ha.primary()
+    container = ha.container(old)
+    ha.run("docker", "exec", container, "sh", "-c", "rm -rf /data/*")
+    ha.run("docker", "kill", "--signal", "KILL", container)
+    ha.run("docker", "start", container)  # back at once: the sentinels still name it primary
+    other = next(s for s in INSTANCES if s != old)
+    wait_for(lambda: ha.primary(ask=other) != old, 30, "another primary", interval=0.5)
+    rejoins_as_replica(ha, old)
+    assert ha.stats() == before
+    assert ha.redis_cli(old, "GET", "counter:total") == str(before["total"])
+    logs = ha.run("docker", "logs", container).stderr
+    assert (
+        "the sentinels name this instance primary, but its data is gone: having them promote a replica"
+        in logs
+    )
+
+
+def test_with_no_replica_to_acknowledge_increments_get_503_saying_so_then_resume(ha):
+    replicas = [ha.container(s) for s in INSTANCES if s != ha.primary()]
+    before = ha.count()
+    refused = "no replica to acknowledge: the primary has fewer than 1 replicas in sync"
+    answers = []
+
+    def ask_until_refused():
+        answers.append(ha.get("/", {"Idempotency-Key": f"unconfirmed-{len(answers)}"}))
+        return refused in ha.compose("logs", "--since", "30s", "web").stdout
+
+    ha.run("docker", "pause", *replicas)
+    try:
+        # At first the waits time out; from min-replicas-max-lag (2 s) on, the primary refuses.
+        wait_for(ask_until_refused, 30, "the primary refusing increments", interval=0.5)
+    finally:
+        ha.run("docker", "unpause", *replicas)
+    assert {status for status, _, _ in answers} == {503}, [a[2] for a in answers]
+    assert answers[0][1].getheader("Retry-After") == "1"
+    # Retried with their keys, each counts once: one the primary ran but could not have confirmed
+    # answers the count it was given, once a replica has it.
+    wait_for(lambda: ha.get("/", {"Idempotency-Key": "unconfirmed-0"})[0] == 200, 20, "writes again")
+    counts = [
+        int(ha.get("/", {"Idempotency-Key": f"unconfirmed-{n}"})[2].split()[-2]) for n in range(len(answers))
+    ]
+    assert len(set(counts)) == len(answers) and ha.count() <= before + len(answers)
+
+
+def test_a_restart_of_the_whole_stack_keeps_the_count_and_the_roles(ha):
+    before, primary = ha.stats(), ha.primary()
+    ha.make("down")
+    ha.make("up", "SCALE=2")
+    assert ha.primary() == primary
+    assert ha.stats() == before
+
+
+def test_prometheus_reads_each_instance_and_sentinel_and_sees_one_primary(ha):
+    ha.env["PROMETHEUS_PORT"] = str(free_port())
+    ha.make("monitor")
+    url = f"http://127.0.0.1:{ha.env['PROMETHEUS_PORT']}/api/v1"
+
+    def query(path, **params):
+        with urllib.request.urlopen(f"{url}/{path}?{urllib.parse.urlencode(params)}", timeout=10) as answer:
+            return json.load(answer)["data"]
+
+    def healthy():
+        found = [
+            (t["labels"]["job"], t["labels"]["instance"], t["health"])
+            for t in query("targets")["activeTargets"]
+        ]
+        return {
+            (job, instance)
+            for job, instance, health in found
+            if job in ("redis", "sentinel") and health == "up"
+        }
+
+    expected = {("redis", f"{s}:6379") for s in INSTANCES} | {
+        ("sentinel", f"sentinel-{n}:26379") for n in (1, 2, 3)
+    }
+    wait_for(lambda: healthy() == expected, 60, "every instance and sentinel scraped", interval=1)
+    masters = query("query", query='redis_instance_info{job="redis", role="master"}')["result"]
+    assert [m["metric"]["instance"] for m in masters] == [f"{ha.primary()}:6379"]
+    ok = query("query", query="redis_sentinel_master_ok_slaves")["result"]
+    assert sorted(float(r["value"][1]) for r in ok) == [2.0, 2.0, 2.0]
+
+
+def test_switching_back_to_one_redis_carries_the_count_over_and_removes_the_others(ha):
+    for _ in range(10):
+        assert ha.get("/")[0] == 200
+    before = ha.stats()
+    ha.env["REDIS_MODE"] = "single"
+    ha.make("up", "SCALE=2")
+    assert ha.stats() == before
+    assert ha.containers("redis-2") == ha.containers("sentinel-1") == []
+    volumes = ha.run("docker", "volume", "ls", "--quiet", "--filter", f"name={ha.name}_").stdout.split()
+    assert volumes == [f"{ha.name}_redis-data"]
+
+
+def test_without_the_acknowledgement_the_same_checks_catch_lost_increments(stack):
+    stack.env.update(REDIS_MODE="sentinel", REDIS_ACK_REPLICAS="0", REDIS_APPENDFSYNC="everysec")
+    stack.make("up", "SCALE=2")
+    replicas = [stack.container(s) for s in ("redis-2", "redis-3")]
+    before = stack.count()
+
+    def lose_what_the_replicas_missed():
+        time.sleep(2)
+        stack.run("docker", "pause", *replicas)  # they fall behind: nothing waits for them
+        time.sleep(3)
+        stack.run("docker", "kill", "--signal", "KILL", stack.container("redis"))
+        stack.run("docker", "unpause", *replicas)  # one of them, without those 3 s, is promoted
+
+    result = stack.load(clients=16, seconds=16, retry=True, timeout=5, during=lose_what_the_replicas_missed)
+    delta = stack.count() - before
+    outcome, reason = exactness.verdict(result.successes, result.gave_up, delta, result.counts)
+    print(f"\nwithout the acknowledgement: {reason}")
+    assert outcome == "MISMATCH"
+    assert "counts handed out twice" in reason and "lost counts" in reason

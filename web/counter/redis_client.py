@@ -1,0 +1,183 @@
+"""How a process reaches Redis: one node at REDIS_URL, or the primary that the sentinels name.
+
+Either way `connect()` returns one client per process that makes one try per call (CounterStore
+retries within its budget) and bounds every name lookup. Nothing else here knows the topology.
+"""
+
+import socket
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+from flask import current_app
+from redis import Redis
+from redis import exceptions as redis_errors
+from redis.backoff import NoBackoff
+from redis.connection import Connection, ConnectionPool
+from redis.retry import Retry
+from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
+
+from .settings import sentinel_addresses
+
+# A lookup that has never answered yet (a process's first connect, on a busy host) gets the
+# time of a whole try (lookup, connect and reply) rather than of one step.
+FIRST_LOOKUP_FACTOR = 3
+
+
+class LoginRefused(RuntimeError):
+    """Redis or a sentinel refused the app's credentials: a configuration error, not an outage."""
+
+
+class BoundedLookup(Connection):
+    """A connection whose look-up of Redis's name is bounded by the connect timeout.
+
+    Docker's DNS can stall while the engine handles a container's death (a lookup then takes
+    the resolver's 5 s), and nothing else here bounds a name lookup. A lookup that takes longer
+    than the connect timeout is given up, to finish in its own thread; the last address found
+    is tried meanwhile (a restarted Redis usually keeps its address).
+    """
+
+    last_found = {}  # (host, port) -> the address of the last lookup that answered
+
+    def _connect(self):
+        name = self.host
+        self.host = self.look_up(name, self.port, self.socket_connect_timeout)
+        try:
+            return super()._connect()
+        finally:
+            self.host = name
+
+    @classmethod
+    def look_up(cls, host, port, timeout):
+        def resolve():
+            try:
+                cls.last_found[host, port] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]
+            except OSError as error:
+                failed.append(error)
+
+        failed = []
+        lookup = threading.Thread(target=resolve, daemon=True)
+        lookup.start()
+        waited = timeout if (host, port) in cls.last_found else FIRST_LOOKUP_FACTOR * timeout
+        lookup.join(waited)
+        if failed and not lookup.is_alive():
+            raise redis_errors.ConnectionError(f"cannot look up {host}: {failed[0]}")
+        if (host, port) not in cls.last_found:
+            raise redis_errors.TimeoutError(f"looking up {host} took longer than {waited:g} s")
+        return cls.last_found[host, port]
+
+
+class PrimaryConnection(BoundedLookup, SentinelManagedConnection):
+    """A connection to the primary the sentinels name (asked again at every reconnect; a demoted
+    primary's READONLY becomes a ConnectionError), with its name lookup bounded as above."""
+
+
+class Sentinels(Sentinel):
+    """The sentinels, asked all at once: the primary is the one named with the newest configuration
+    epoch by those that answer within `timeout` (a majority of them is enough), each of which must
+    see another sentinel (so one cut off alone is not believed). When none names a primary that
+    is up, the reason says what each sentinel said, in one line."""
+
+    def __init__(self, addresses, timeout, sentinel_kwargs, **connection_kwargs):
+        super().__init__([], 1, sentinel_kwargs, **connection_kwargs)
+        self.sentinels = [
+            Redis(connection_pool=ConnectionPool(host=host, port=port, **sentinel_kwargs))
+            for host, port in addresses
+        ]
+        self.timeout = timeout
+        self.asking = ThreadPoolExecutor(len(addresses), thread_name_prefix="sentinel")
+
+    def discover_master(self, service_name):
+        asked = {self.asking.submit(sentinel.sentinel_masters): sentinel for sentinel in self.sentinels}
+        deadline = time.monotonic() + self.timeout
+        majority = len(asked) // 2 + 1
+        named, reasons, pending = [], [], set(asked)
+        while pending and len(named) < majority:
+            done, pending = wait(pending, max(0.0, deadline - time.monotonic()), FIRST_COMPLETED)
+            if not done:
+                break
+            for answer in done:
+                where = address(asked[answer])
+                try:
+                    state = answer.result().get(service_name)
+                except redis_errors.AuthenticationError as error:
+                    raise redis_errors.AuthenticationError(f"sentinel {where}: {error}") from None
+                except (redis_errors.ConnectionError, redis_errors.TimeoutError) as error:
+                    reasons.append(f"{where}: {error}")
+                    continue
+                reason = self.doubt(state, service_name)
+                if reason:
+                    reasons.append(f"{where} {reason}")
+                else:
+                    named.append(state)
+        reasons += [f"{address(asked[answer])}: no answer within {self.timeout:g} s" for answer in pending]
+        if not named:
+            raise MasterNotFoundError(f"no primary for {service_name!r}: {'; '.join(reasons)}")
+        newest = max(named, key=lambda state: state["config-epoch"])
+        return newest["ip"], newest["port"]
+
+    def doubt(self, state, service_name):
+        """Why a sentinel's view of the primary is not to be used, or None."""
+        if state is None:
+            return f"watches no primary named {service_name!r}"
+        if not state["is_master"] or state["is_sdown"] or state["is_odown"]:
+            return f"sees the primary {state['ip']}:{state['port']} down"
+        if state["num-other-sentinels"] < self.min_other_sentinels:
+            return "sees no other sentinel (no quorum)"
+        return None
+
+
+def address(client):
+    kwargs = client.connection_pool.connection_kwargs
+    return f"{kwargs['host']}:{kwargs['port']}"
+
+
+def password_of(config):
+    if not config["REDIS_PASSWORD_FILE"]:
+        return None
+    with open(config["REDIS_PASSWORD_FILE"]) as secret:
+        return secret.read().strip()
+
+
+def connect(config):
+    """The process's client, built from the app's settings: one try per call, every wait bounded."""
+    timeout = config["REDIS_TIMEOUT"]
+    common = {
+        "username": config["REDIS_USERNAME"] or None,
+        "password": password_of(config),
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), 0),  # redis-py's default retries would spend the budget unseen
+    }
+    if config["REDIS_MODE"] == "single":
+        return Redis.from_url(config["REDIS_URL"], connection_class=BoundedLookup, **common)
+    sentinels = Sentinels(
+        sentinel_addresses(config["REDIS_SENTINELS"]),
+        timeout,
+        sentinel_kwargs={**common, "connection_class": BoundedLookup},
+    )
+    return sentinels.master_for(config["REDIS_PRIMARY_NAME"], connection_class=PrimaryConnection, **common)
+
+
+def check_login(client, config):
+    """Wait until Redis answers before serving, so that a new replica takes requests only once it
+    can count them (on Swarm a new container's overlay network can take a moment). Fail at once
+    when Redis or a sentinel refuses the credentials, so the replica never turns healthy and its
+    log names the cause. Redis not answering within REDIS_START_WAIT is no reason to fail:
+    /readyz says it."""
+    deadline = time.monotonic() + config["REDIS_START_WAIT"]
+    while True:
+        try:
+            client.ping()
+            return
+        except redis_errors.AuthenticationError as error:
+            user = config["REDIS_USERNAME"] or "default"
+            raise LoginRefused(
+                f"Redis refused the login of user {user!r} ({error}): check REDIS_USERNAME and the "
+                f"password in REDIS_PASSWORD_FILE against Redis's ACL"
+            ) from None
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as error:
+            if time.monotonic() > deadline:
+                current_app.logger.warning("counter store not reachable yet: %s", error)
+                return
+            time.sleep(0.2)
