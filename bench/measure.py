@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import cpu
+import exactness
 
 HERE = Path(__file__).resolve().parent
 
@@ -59,15 +60,16 @@ def loaded(args, tiers):
     before = read_count(args.count_url) if args.count_url else None
     result = {"connections": args.connections, "seconds": args.duration}
     result.update(wrk(args.url, args.connections, args.duration, tiers))
-    served = result["ok"]
+    served, failed = result["ok"], result["errors"]
     if args.paced:
         paced = wrk(args.url, args.connections, args.duration, tiers, rate=args.paced * result["rps"])
         result["paced"] = {"fraction": args.paced, "target_rps": args.paced * result["rps"], **paced}
         served += paced["ok"]
+        failed += paced["not_ok"] + paced["socket_errors"]
     if before is not None:
         time.sleep(0.5)
         result["counted"] = read_count(args.count_url) - before
-        result["verdict"] = "EXACT" if result["counted"] == served else "MISMATCH"
+        result["verdict"], result["reason"] = exactness.verdict(served, failed, result["counted"])
     line = f"{args.name:<12} {result['rps']:8.0f} req/s  p99 {result['p99_ms']:7.1f} ms"
     line += f"  errors {result['errors']}  CPU ms/request "
     line += ", ".join(f"{t} {ms:.3f}" for t, ms in result["cpu_ms_per_request"].items())
@@ -95,7 +97,9 @@ def idle(args, tiers):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", required=True)
-    parser.add_argument("--kind", required=True, choices=["stack", "direct", "lb", "tutorial", "idle"])
+    parser.add_argument(
+        "--kind", required=True, choices=["stack", "sentinel", "direct", "smallest", "lb", "tutorial", "idle"]
+    )
     parser.add_argument("--replicas", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=1, help="which repetition of the point this is")
     parser.add_argument("--tier", action="append", default=[], help="NAME=CONTAINER_ID, once per container")

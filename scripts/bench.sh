@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make bench`: its own stack (project counter-bench), each replica limited to WEB_CPUS of a core,
 # measured idle, at BENCH_REPLICAS replicas and against three baselines, each point BENCH_REPEAT
-# times; every tier's CPU comes from its containers' cgroup counters. The report goes to
-# reports/bench-<time>/ (results.json, results.md, bench.png).
+# times; then the ceiling of one Redis for the counter's step at BENCH_CEILING clients; then Redis
+# under Sentinel at the largest replica count, with the acknowledgement and without. Every tier's
+# CPU comes from its containers' cgroup counters. The report goes to reports/bench-<time>/
+# (results.json, results.md, bench.png).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -11,7 +13,9 @@ replicas=${BENCH_REPLICAS-1 2 3 4}
 warmup=${BENCH_WARMUP-5} duration=${BENCH_DURATION-15} connections=${BENCH_CONNECTIONS-32}
 repeat=${BENCH_REPEAT-3} idle=${BENCH_IDLE-20}
 web_cpus=${WEB_CPUS-0.25}
+ceiling=${BENCH_CEILING-1 2 4 8 16 32 64}
 for n in $replicas; do check_range "a replica count in BENCH_REPLICAS" "$n" 1 16; done
+for n in $ceiling; do check_range "a client count in BENCH_CEILING" "$n" 1 1000; done
 [ -n "${replicas// /}" ] || die "BENCH_REPLICAS must list replica counts, such as '1 2 3 4'"
 [[ " $replicas " == *" 1 "* ]] || die "BENCH_REPLICAS must include 1: every ratio is against one replica, got '$replicas'"
 check_range BENCH_WARMUP "$warmup" 0 600
@@ -21,15 +25,18 @@ check_range BENCH_REPEAT "$repeat" 1 20
 check_range BENCH_IDLE "$idle" 1 600
 check_pattern WEB_CPUS "$web_cpus" '^([0-9]+(\.[0-9]+)?|\.[0-9]+)$' "a number of cores such as 0.25"
 require_docker
+require_python3 "make bench (its healthcheck probes are measured here)"
 [ -r /sys/fs/cgroup/cpuacct/docker ] \
   || die "no cgroup v1 CPU counters at /sys/fs/cgroup/cpuacct/docker: make bench measures each container's CPU there"
 
-export COMPOSE_PROJECT_NAME=${BENCH_PROJECT:-counter-bench} WEB_CPUS=$web_cpus
+export COMPOSE_PROJECT_NAME=${BENCH_PROJECT:-counter-bench} WEB_CPUS=$web_cpus REDIS_MODE=single
 export LB_BIND=127.0.0.1 LB_PORT=${BENCH_LB_PORT:-0}
+BACK_NETWORK=$(free_network 10.210)
+export BACK_NETWORK
 use_host_user
 bench() { compose --profile bench "$@"; }
 # shellcheck disable=SC2329  # called by the trap
-remove_stack() { bench down --volumes --remove-orphans >/dev/null 2>&1 || true; }
+remove_stack() { REDIS_MODE=sentinel bench down --volumes --remove-orphans >/dev/null 2>&1 || true; }
 trap remove_stack EXIT
 
 report=$(new_report_dir bench-)
@@ -40,7 +47,8 @@ printf '{"replicas": "%s", "warmup": %s, "duration": %s, "connections": %s, "web
 scripts/secrets.sh >/dev/null
 say "starting the benchmark stack ($COMPOSE_PROJECT_NAME; each replica limited to $web_cpus of a core)"
 build_or_explain "building the benchmark's images" --profile bench build
-compose_or_explain "starting the benchmark stack" --profile bench up --detach --wait --scale web=1 lb tutorial lb-static
+compose_or_explain "starting the benchmark stack" --profile bench up --detach --wait --scale web=1 lb tutorial \
+  lb-static smallest
 
 # --tier=TIER=ID for each container of each SERVICE: tier TIER SERVICE...
 tier() {
@@ -66,15 +74,17 @@ stack
 measure idle idle 1 1 --duration "$idle" "${tiers[@]}"
 BENCH_CGROUP=/sys/fs/cgroup python3 bench/probes.py --out "$report/probes.json" "${tiers[@]}"
 
+mapfile -t smallest < <(tier web smallest; tier redis redis)
 say "point by point, $repeat times each: warm-up ${warmup} s, then ${duration} s measured (twice for the stack: at full and 80% rate)"
 for n in $replicas; do
   scale_web "$n"
   stack
   for r in $(seq "$repeat"); do
     measure "stack $n" stack "$n" "$r" --url http://lb:8080/ --count-url http://lb:8080/count --paced 0.8 "${tiers[@]}"
-    # The pair that is compared runs interleaved, so the host's drift touches both alike.
+    # The points that are compared run interleaved, so the host's drift touches them alike.
     if [ "$n" = 1 ]; then
       measure direct direct 1 "$r" --url http://web:8000/ --count-url http://web:8000/count "${tiers[@]}"
+      measure smallest smallest 1 "$r" --url http://smallest:8000/ "${smallest[@]}"
     fi
   done
 done
@@ -82,6 +92,33 @@ mapfile -t tiers < <(tier lb lb-static)
 for r in $(seq "$repeat"); do measure "lb static" lb 0 "$r" --url http://lb-static:8080/ "${tiers[@]}"; done
 mapfile -t tiers < <(tier web tutorial; tier redis redis)
 for r in $(seq "$repeat"); do measure tutorial tutorial 1 "$r" --url http://tutorial:8000/ "${tiers[@]}"; done
+
+say "the ceiling of one Redis for the counter's step: redis-benchmark at $ceiling clients"
+# The step exactly as the app runs it: store.py's script, loaded by its text.
+sha=$(bench exec -T web python -c 'import sys; from counter.store import INCREMENT_ONCE; sys.stdout.write(INCREMENT_ONCE)' \
+  | admin_cli redis -x SCRIPT LOAD)
+mapfile -t tiers < <(tier redis redis)
+# shellcheck disable=SC2086  # one argument per client count
+bench run --rm --no-deps bench python ceiling.py --sha "$sha" --concurrency $ceiling \
+  --out "/$report/ceiling.jsonl" "${tiers[@]}"
+
+top=$(tr ' ' '\n' <<<"$replicas" | sort -n | tail -n 1)
+say "Redis under Sentinel, $top web replicas: with the acknowledgement, then without ($repeat times each)"
+export REDIS_MODE=sentinel
+group=(redis redis-2 redis-3 sentinel-1 sentinel-2 sentinel-3)
+compose_or_explain "starting Redis under Sentinel" --profile bench up --detach --wait --scale "web=$top" "${group[@]}" web
+wait_redis_group 120
+mapfile -t tiers < <(tier web web; tier lb lb; tier redis redis redis-2 redis-3; tier sentinel sentinel-1 sentinel-2 sentinel-3)
+for r in $(seq "$repeat"); do
+  measure "sentinel $top" sentinel "$top" "$r" --url http://lb:8080/ --count-url http://lb:8080/count --paced 0.5 "${tiers[@]}"
+done
+REDIS_ACK_REPLICAS=0 compose_or_explain "restarting web without the acknowledgement" --profile bench up --detach \
+  --wait --no-deps --scale "web=$top" web
+mapfile -t tiers < <(tier web web; tier lb lb; tier redis redis redis-2 redis-3; tier sentinel sentinel-1 sentinel-2 sentinel-3)
+for r in $(seq "$repeat"); do
+  measure "sentinel $top unacknowledged" sentinel "$top" "$r" --url http://lb:8080/ --count-url http://lb:8080/count \
+    --paced 0.5 "${tiers[@]}"
+done
 
 bench run --rm --no-deps bench python report.py "/$report"
 say "report: $report/results.md, results.json, bench.png"

@@ -25,6 +25,7 @@ def test_bench_smoke_run_writes_its_report(stack):
         BENCH_CONNECTIONS="4",
         BENCH_REPEAT="2",
         BENCH_IDLE="2",
+        BENCH_CEILING="1 8",
         BENCH_PROJECT=stack.name,
     )
     done = stack.make("bench", timeout=900)
@@ -32,10 +33,15 @@ def test_bench_smoke_run_writes_its_report(stack):
     try:
         results = json.loads((report / "results.json").read_text())
         order = [p["name"] for p in results["points"]]
-        # The compared pair interleaved, every point twice.
-        assert (
-            order
-            == ["idle"] + ["stack 1", "direct"] * 2 + ["stack 2"] * 2 + ["lb static"] * 2 + ["tutorial"] * 2
+        # The compared points interleaved, every point twice.
+        assert order == (
+            ["idle"]
+            + ["stack 1", "direct", "smallest"] * 2
+            + ["stack 2"] * 2
+            + ["lb static"] * 2
+            + ["tutorial"] * 2
+            + ["sentinel 2"] * 2
+            + ["sentinel 2 unacknowledged"] * 2
         )
         for p in results["points"][1:]:
             for figure in ("rps", "p50_ms", "p95_ms", "p99_ms", "generator_cpu"):
@@ -55,6 +61,18 @@ def test_bench_smoke_run_writes_its_report(stack):
         assert direct["cpu_ms_per_request"]["lb"]["median"] < stack_1["cpu_ms_per_request"]["lb"]["median"]
         assert direct["cpu_ms_per_request"]["web"]["median"] > stack_1["cpu_ms_per_request"]["lb"]["median"]
 
+        # The smallest counting app's CPU is its own container's, beside the same Redis.
+        (smallest,) = (s for s in results["summary"] if s["name"] == "smallest")
+        assert smallest["cpu_ms_per_request"]["web"]["median"] > 0
+        assert smallest["cpu_ms_per_request"]["redis"]["median"] > 0
+
+        # Under Sentinel, Redis is three instances and the sentinels a tier of their own.
+        (sentinel,) = (s for s in results["summary"] if s["name"] == "sentinel 2")
+        for tier in ("web", "lb", "redis", "sentinel"):
+            assert sentinel["cpu_ms_per_request"][tier]["median"] > 0, tier
+        assert [row["concurrency"] for row in results["ceiling"]["rows"]] == [1, 8]
+        assert all(row["rps"] > 0 and row["redis_cpu_us_per_step"] > 0 for row in results["ceiling"]["rows"])
+
         idle = results["idle"]["idle_ms_per_s"]
         assert set(idle) == {"web", "lb", "redis"} and all(finite(v) for each in idle.values() for v in each)
         assert set(results["probes"]) == {"web", "lb", "redis"}
@@ -69,11 +87,18 @@ def test_bench_smoke_run_writes_its_report(stack):
             "redis_cpu_us_per_request",
             "idle_ms_per_s_worst",
             "probe_ms_worst",
+            "sentinel_throughput_ratio",
+            "acknowledgement_p50_ms",
+            "web_cpu_to_smallest_app",
+            "redis_cpu_to_benchmark",
         ):
             assert math.isfinite(results["ratios"][name]), name
         table = (report / "results.md").read_text()
         assert re.search(r"\| stack 2 \| 2 \| \d+ \(\d+-\d+\) \|", table)
         assert "First bottleneck as replicas are added:" in table
+        assert "One primary takes at most" in table
+        assert re.search(r"\| web cpu to smallest app \| [\d.]+ \([\d.]+-[\d.]+\) \| <= 1.05 \|", table)
+        assert "Retired targets, measured but no longer judged:" in table
         assert (report / "bench.png").read_bytes().startswith(b"\x89PNG")
         # Its own project, removed afterwards.
         assert stack.compose("ps", "--all", "--quiet").stdout.strip() == ""
