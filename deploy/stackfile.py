@@ -10,13 +10,20 @@ a stack file for `docker stack deploy` out. Every way Swarm differs from Compose
   owns its data; the load balancer's port is bound on its node).
 - The load balancer's port is published on its node (`mode: host`), not through the routing mesh.
 - Placement by node labels: Redis on the node labelled `counter.redis=true` (its volume lives
-  there), the load balancer on the one labelled `counter.lb=true` (its port is opened there),
-  web on every node not labelled `counter.web=false`.
+  there); under Sentinel also `redis-2` and `redis-3` on the nodes labelled `counter.redis-2` and
+  `counter.redis-3`, and each sentinel with its instance (sentinel-1 with redis); web on every
+  node not labelled `counter.web=false`. The load balancer runs on every node (`mode: global`)
+  not labelled `counter.lb=false`, so clients may use any node's address and losing one loses one.
 - `/tmp` becomes a tmpfs volume (Swarm drops `tmpfs:`).
+- The back network may be joined by a one-off container (`attachable`): `make deploy` checks the
+  Redis group through it.
 - Dropped, with their replacements: `build` (images above), `depends_on` (each service waits
   and retries by itself), `restart` (Swarm's restart policy), `security_opt` (each image starts
-  under `setpriv --no-new-privs`), the port's host IP, and Compose's names for networks, volumes
-  and secrets (the stack names them; secrets by content, since Swarm cannot change one in place).
+  under `setpriv --no-new-privs`), `profiles` (the stack is what Compose's configuration holds),
+  the port's host IP, the fixed addresses and the hosts entries that name them (Swarm gives a
+  task no fixed address: the names resolve through Swarm's DNS), and Compose's names for networks,
+  volumes and secrets (the stack names them; secrets by content, since Swarm cannot change one
+  in place).
 """
 
 import argparse
@@ -28,15 +35,23 @@ from pathlib import Path
 VERSION = "3.9"  # the newest format `docker stack deploy` reads
 PLACEMENT = {
     "redis": "node.labels.counter.redis == true",
-    "lb": "node.labels.counter.lb == true",
+    "redis-2": "node.labels.counter.redis-2 == true",
+    "redis-3": "node.labels.counter.redis-3 == true",
+    "sentinel-1": "node.labels.counter.redis == true",
+    "sentinel-2": "node.labels.counter.redis-2 == true",
+    "sentinel-3": "node.labels.counter.redis-3 == true",
+    "lb": "node.labels.counter.lb != false",
     "web": "node.labels.counter.web != false",
 }
+GLOBAL = {"lb"}  # one task on every node it may run on
 
 KEPT = {
     "cap_drop", "command", "entrypoint", "environment", "healthcheck", "init", "logging",
     "networks", "ports", "read_only", "secrets", "stop_grace_period", "user", "volumes",
 }  # fmt: skip
-REPLACED = {"build", "depends_on", "deploy", "image", "restart", "security_opt", "tmpfs"}
+REPLACED = {
+    "build", "depends_on", "deploy", "extra_hosts", "image", "profiles", "restart", "security_opt", "tmpfs",
+}  # fmt: skip
 
 ONE_AT_A_TIME_NEW_FIRST = {
     "parallelism": 1,
@@ -60,6 +75,8 @@ def service(name, spec, image, replicas):
         )
     out = {key: value for key, value in spec.items() if key in KEPT and value is not None}
     out["image"] = image
+    if isinstance(out.get("networks"), dict):  # without Compose's fixed addresses
+        out["networks"] = sorted(out["networks"])
     out["volumes"] = out.get("volumes", []) + [
         {"type": "tmpfs", "target": path} for path in spec.get("tmpfs", [])
     ]
@@ -85,7 +102,7 @@ def deploy(name, compose_deploy, replicas):
     limits = compose_deploy.get("resources", {}).get("limits", {})
     out = {
         "endpoint_mode": "dnsrr",
-        "replicas": replicas,
+        **({"mode": "global"} if name in GLOBAL else {"replicas": replicas}),
         "restart_policy": {"condition": "any", "delay": "1s"},
         "resources": {"limits": {key: str(value) for key, value in limits.items()}},
     }
@@ -103,19 +120,29 @@ def content_name(stack, key, secret):
     return f"{stack}_{key}_{digest}"
 
 
+def image_of(name, spec, images):
+    """The service's image: its own, or that of the service it shares a build with (the
+    sentinels and the other Redis instances run Redis's image)."""
+    context = Path(spec.get("build", {}).get("context", name)).name
+    return images.get(name) or images.get(context)
+
+
 def stack_file(config, stack, images, replicas):
     """The stack file for `config` (Compose's JSON): `images` by service, `replicas` of web."""
-    missing = set(config["services"]) - set(images)
+    missing = {name for name, spec in config["services"].items() if not image_of(name, spec, images)}
     if missing:
         raise StackFileError(f"no image for {', '.join(sorted(missing))}")
     return {
         "version": VERSION,
         "services": {
-            name: service(name, spec, images[name], replicas if name == "web" else 1)
+            name: service(name, spec, image_of(name, spec, images), replicas if name == "web" else 1)
             for name, spec in config["services"].items()
         },
         "networks": {
-            name: {"driver": "overlay", **({"internal": True} if network.get("internal") else {})}
+            name: {
+                "driver": "overlay",
+                **({"internal": True, "attachable": True} if network.get("internal") else {}),
+            }
             for name, network in config.get("networks", {}).items()
         },
         "volumes": {name: {} for name in config.get("volumes", {})},

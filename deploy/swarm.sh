@@ -34,81 +34,104 @@ content_tag() {
   echo "${REGISTRY:+$REGISTRY/}$stack-$1:${id:0:12}"
 }
 
-# Wait until every service runs its replicas of the deployed image, or say why not.
+# The tag a service runs, of the images built: the sentinels and every Redis instance run Redis's.
+tag_of() {
+  case "$1" in web | lb) echo "${tags[$1]:-}" ;; *) echo "${tags[redis]:-}" ;; esac
+}
+
+# Wait until every service of the stack runs all its tasks (replicas, or one per eligible node)
+# of the deployed image, or say why not.
 wait_converged() {
-  local deadline=$((SECONDS + timeout)) service want image running state
-  for service in redis web lb; do
+  local deadline=$((SECONDS + timeout)) name service want image state running deployed
+  for name in $(docker stack services --format '{{.Name}}' "$stack"); do
+    service=${name#"${stack}_"}
+    deployed=$(tag_of "$service")
     while :; do
-      read -r want image state < <(docker service inspect "${stack}_$service" --format \
-        '{{.Spec.Mode.Replicated.Replicas}} {{.Spec.TaskTemplate.ContainerSpec.Image}} {{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}')
+      read -r image state < <(docker service inspect "$name" --format \
+        '{{.Spec.TaskTemplate.ContainerSpec.Image}} {{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}')
       image=${image%@*}
-      if [ -n "${tags[$service]:-}" ] && [ "$image" != "${tags[$service]}" ]; then
+      if [ -n "$deployed" ] && [ "$image" != "$deployed" ]; then
         die "the update of $service failed, so Swarm rolls it back and $image serves on ($(docker service inspect \
-          "${stack}_$service" --format '{{.UpdateStatus.Message}}'))"
+          "$name" --format '{{.UpdateStatus.Message}}'))"
       fi
-      running=$(docker service ps "${stack}_$service" --filter desired-state=running --format '{{.CurrentState}}|{{.Image}}' \
+      want=$(docker service ls --filter "name=$name" --format '{{.Name}} {{.Replicas}}' | awk -v n="$name" '$1 == n { split($2, r, "/"); print r[2] }')
+      running=$(docker service ps "$name" --filter desired-state=running --format '{{.CurrentState}}|{{.Image}}' \
         | grep -c "^Running .*|${image}\$" || true)
       if [ "$running" = "$want" ] && [[ $state != updating && $state != rollback_started ]]; then break; fi
       if (( SECONDS >= deadline )); then
-        docker service ps "${stack}_$service" --no-trunc --format '{{.Name}} on {{.Node}}: {{.CurrentState}} {{.Error}}' | head -n 8 >&2
-        die "$service has $running of $want replicas running after $timeout s (its tasks are above)"
+        docker service ps "$name" --no-trunc --format '{{.Name}} on {{.Node}}: {{.CurrentState}} {{.Error}}' | head -n 8 >&2
+        die "$service has $running of $want tasks running after $timeout s (its tasks are above)"
       fi
       sleep 1
     done
   done
 }
 
-# The replica that answers a HEAD / (which counts nothing) at HOST:PORT, from its X-Served-By.
-served_by() {
-  local line name=""
-  { exec 3<>"/dev/tcp/${1%:*}/${1##*:}"; } 2>/dev/null || return 0
-  printf 'HEAD / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >&3
-  while IFS= read -r -t 5 line <&3; do
-    line=${line%$'\r'}
-    [ -n "$line" ] || break
-    case "${line,,}" in x-served-by:*) name=${line#*: } ;; esac
-  done
-  exec 3<&-
-  echo "$name"
-}
-
-# Wait until the load balancer at HOST:PORT has reached every running web replica: nginx finds
-# them by DNS, a second or two after Swarm reports them running.
-wait_served_by_all() {
-  local deadline=$((SECONDS + 30)) task name missing
-  local -A expected=()
+# The web replicas running now, by the names they answer with (their containers' short ids).
+running_replicas() {
+  local task name
   for task in $(docker service ps "${stack}_web" --filter desired-state=running --quiet); do
     name=$(docker inspect --format '{{.Status.ContainerStatus.ContainerID}}' "$task")
-    expected[${name:0:12}]=1
-  done
-  while :; do
-    name=$(served_by "$1")
-    [ -z "$name" ] || unset "expected[$name]"
-    missing=${#expected[@]}
-    (( missing > 0 )) || return 0
-    (( SECONDS < deadline )) || die "the load balancer at $1 did not reach $missing of the web replicas within 30 s"
-    sleep 0.1
+    echo "${name:0:12}"
   done
 }
 
-# Redis (with its volume) and the load balancer (with its port) each live on one node: the one
-# labelled counter.redis=true (counter.lb=true), else this one: place LABEL WHAT
+# Each Redis instance (and its volume, and under Sentinel its sentinel) lives on the node labelled
+# for it: counter.redis, and under Sentinel counter.redis-2 and counter.redis-3. A label no node
+# has goes to a node that holds no other instance, by name, this one first; with fewer nodes than
+# instances, some share one (said, since losing it loses both).
 place() {
+  local label node labels=(counter.redis) taken=() free
+  [ "$REDIS_MODE" = single ] || labels+=(counter.redis-2 counter.redis-3)
+  for label in "${labels[@]}"; do
+    node=$(labelled "$label")
+    if [ -z "$node" ]; then
+      free=$( { docker info --format '{{.Swarm.NodeID}}'; docker node ls --quiet; } | awk '!seen[$0]++' \
+        | while read -r node; do labelled_any "$node" || echo "$node"; done | head -n 1)
+      node=${free:-$(docker info --format '{{.Swarm.NodeID}}')}
+      docker node update --label-add "$label=true" "$node" >/dev/null
+      say "Redis's $label runs on node $(docker node inspect --format '{{.Description.Hostname}}' "$node") (label $label=true)"
+    fi
+    taken+=("$node")
+  done
+  if [ "$(printf '%s\n' "${taken[@]}" | sort -u | wc -l)" -lt "${#taken[@]}" ]; then
+    say "some Redis instances share a node: losing it loses them together"
+  fi
+}
+
+# The node with the label set to true, if any: labelled LABEL
+labelled() {
   local node
   for node in $(docker node ls --quiet); do
-    [ "$(docker node inspect --format "{{index .Spec.Labels \"$1\"}}" "$node")" = true ] && return
+    [ "$(docker node inspect --format "{{index .Spec.Labels \"$1\"}}" "$node")" != true ] || { echo "$node"; return; }
   done
-  docker node update --label-add "$1=true" "$(docker info --format '{{.Swarm.NodeID}}')" >/dev/null
-  say "$2 will run on this node (label $1=true)"
 }
 
+# Whether the node holds any Redis instance's label: labelled_any NODE
+labelled_any() {
+  docker node inspect --format '{{range $k, $v := .Spec.Labels}}{{$k}}={{$v}} {{end}}' "$1" \
+    | grep -qE '(^| )counter\.redis(-[23])?=true'
+}
+
+# Under Sentinel, Redis's admin runs redis-cli in a one-off container on the stack's back network
+# (so lib.sh's wait_redis_group can ask the sentinels and the primary): admin_cli SERVICE [args]
+admin_cli() {
+  local service=$1
+  shift
+  docker run --rm -i --network "${stack}_back" --env "REDISCLI_AUTH=$(cat secrets/redis_admin_password)" \
+    "${tags[redis]}" redis-cli --no-auth-warning --user admin -h "$service" "$@"
+}
+running_redis_services() { echo redis; }
+
 deploy() {
-  local scale=${SCALE-} registry=${REGISTRY:-} service work resolve=never nodes
-  [ -z "${SCALE+set}" ] || check_range SCALE "$scale" 1 "${MAX_SCALE:-64}"
+  local scale registry=${REGISTRY:-} service work resolve=never nodes
+  web_replicas "$DEFAULT_SCALE"
   [ -z "$registry" ] || check_pattern REGISTRY "$registry" '^[A-Za-z0-9.-]+:[0-9]+$' "a registry's host:port, such as 127.0.0.1:5000"
   require_swarm
-  if [ -z "${SCALE+set}" ]; then  # a redeploy keeps the replicas it has; a first deploy has 3
-    scale=$(docker service inspect "${stack}_web" --format '{{.Spec.Mode.Replicated.Replicas}}' 2>/dev/null) || scale=3
+  require_python3 "make deploy (it makes the stack file)"
+  if [ -z "${SCALE+set}" ]; then  # a redeploy keeps the replicas it has; a first deploy the default
+    scale=$(docker service inspect "${stack}_web" --format '{{.Spec.Mode.Replicated.Replicas}}' 2>/dev/null) \
+      || scale=$DEFAULT_SCALE
   fi
   nodes=$(docker node ls --quiet | wc -l)
   if [ -z "$registry" ] && (( nodes > 1 )); then
@@ -134,8 +157,7 @@ deploy() {
     args+=(--image "$service=${tags[$service]}")
   done
 
-  place counter.redis "Redis and its volume"
-  place counter.lb "the load balancer and its port"
+  place
   work=$(mktemp -d)
   # shellcheck disable=SC2064  # the folder is known now
   trap "rm -rf '$work'" EXIT
@@ -147,39 +169,40 @@ deploy() {
     --compose-file "$work/stack.json" "$stack"
   wait_converged
   local address
-  address="$(lb_host):$(published_port "$work/stack.json")"
+  address=$(lb_address)
   wait_ready "$address" 60
-  wait_served_by_all "$address"
-  say "stack $stack is up: http://$address/  ($scale replicas)"
+  # shellcheck disable=SC2046  # one argument per replica
+  wait_served_by_all "$address" $(running_replicas)
+  wait_redis_group 120
+  say "stack $stack is up: http://$address/  ($scale replicas; Redis: $REDIS_MODE)"
 }
 
-# The load balancer's port, as the stack file publishes it on its node.
-published_port() {
-  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["services"]["lb"]["ports"][0]["published"])' "$1"
-}
-
-# Where to reach the load balancer: this host when it runs on this engine's node, else its node.
-lb_host() {
-  local node
+# Where to reach a load balancer, HOST:PORT: this host when one runs on this engine's node, else
+# the first node that runs one, at the port the stack publishes.
+lb_address() {
+  local node host port
+  port=$(docker service inspect "${stack}_lb" --format '{{range .Spec.EndpointSpec.Ports}}{{.PublishedPort}}{{end}}')
   node=$(docker service ps "${stack}_lb" --filter desired-state=running --format '{{.Node}}' | head -n 1)
   if [ -z "${DOCKER_HOST:-}" ] && [ "$node" = "$(docker info --format '{{.Name}}')" ]; then
-    echo 127.0.0.1
+    host=127.0.0.1
   else
-    docker node inspect --format '{{.Status.Addr}}' "$node"
+    host=$(docker node inspect --format '{{.Status.Addr}}' "$node")
   fi
+  echo "$host:$port"
 }
 
 scale() {
-  [ -n "${SCALE+set}" ] || die "say how many web replicas: make deploy-scale SCALE=N (1 to ${MAX_SCALE:-64})"
-  check_range SCALE "$SCALE" 1 "${MAX_SCALE:-64}"
+  local scale
+  web_replicas "" "make deploy-scale"
   require_swarm
   require_stack
-  say "scaling ${stack}_web to $SCALE replicas"
-  quietly "scaling ${stack}_web" docker service scale --detach "${stack}_web=$SCALE"
+  say "scaling ${stack}_web to $scale replicas"
+  quietly "scaling ${stack}_web" docker service scale --detach "${stack}_web=$scale"
   declare -gA tags=()
   wait_converged
-  wait_served_by_all "$(lb_host):$(docker service inspect "${stack}_lb" --format '{{(index .Endpoint.Ports 0).PublishedPort}}')"
-  say "web now has $SCALE running replicas, each one serving"
+  # shellcheck disable=SC2046  # one argument per replica
+  wait_served_by_all "$(lb_address)" $(running_replicas)
+  say "web now has $scale running replicas, each one serving"
 }
 
 remove() {

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# The swarm lab: a registry and three Docker engines, each in a container on this host (a manager
-# and two workers), joined into one swarm, so that `make deploy` runs as on a real cluster.
+# The swarm lab: a registry and three Docker engines, each in a container on this host, joined
+# into one swarm of three managers (so it keeps its control with any one of them lost), so that
+# `make deploy` runs as on a real cluster.
 #   up     make it (about a minute), and print the two settings that point make at it
 #   down   remove it all: engines, their disks, the registry, the network
-#   env    print those settings again: eval "$(lab/lab.sh env)"
-# The manager runs Redis and the load balancer (labels counter.redis, counter.lb) and no web
-# replica (counter.web=false), so a worker can be drained or lost while the count lives on.
+#   env    print those settings again: eval "$(lab/lab.sh env)" (NODE=node-2 for another node)
+# Each node holds one Redis instance (labels counter.redis, counter.redis-2, counter.redis-3: the
+# one Redis lives on node-1, and under Sentinel one instance and one sentinel on each node) and a
+# load balancer; web replicas run on node-2 and node-3 (node-1 is labelled counter.web=false).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 lab=${LAB_NAME:-counter-lab}
 check_pattern LAB_NAME "$lab" '^[a-z0-9][a-z0-9-]{0,30}$' "a name of lower-case letters, digits and -"
-nodes=(manager worker-1 worker-2)
+nodes=(node-1 node-2 node-3)
 
 host() { DOCKER_HOST="" docker "$@"; }   # this host's engine, whatever DOCKER_HOST says
 node() { local name=$1; shift; docker -H "tcp://$(address "$lab-$name"):2375" "$@"; }
@@ -68,15 +70,15 @@ wait_engine() {
   done
 }
 
-# The base images the stack is built from (Compose's build arguments), copied to the manager,
-# which builds the stack's images as a real cluster's manager (or CI) would.
+# The base images the stack is built from (Compose's build arguments), copied to node-1, which
+# builds the stack's images as a real cluster's manager (or CI) would.
 seed_base_images() {
   local image
   for image in $(base_images); do
     host image inspect "$image" >/dev/null 2>&1 || host pull --quiet "$image" >/dev/null 2>&1 \
-      || die "no $image here to give the manager: run 'make offline-images' (or allow pulls)"
-    say "giving the manager $image"
-    host save "$image" | node manager load --quiet >/dev/null
+      || die "no $image here to give node-1: run 'make offline-images' (or allow pulls)"
+    say "giving node-1 $image"
+    host save "$image" | node node-1 load --quiet >/dev/null
   done
 }
 
@@ -84,30 +86,34 @@ up() {
   require_docker
   [ -z "$(host ps --all --quiet --filter "label=$lab")" ] || die "the lab $lab exists: 'make swarm-lab-down' first"
   build_images
-  host network create "$lab" >/dev/null
+  # Its own subnet, so that a node cut off (docker network disconnect) can come back at its address.
+  host network create --subnet "$(DOCKER_HOST="" free_network 10.211).0/24" "$lab" >/dev/null
   local subnet manager name token
   subnet=$(host network inspect --format '{{(index .IPAM.Config 0).Subnet}}' "$lab")
   host run --detach --name "$lab-registry" --network "$lab" --label "$lab=registry" "$registry_image" >/dev/null
   for name in "${nodes[@]}"; do start_node "$name" "$subnet"; done
   for name in "${nodes[@]}"; do wait_engine "$name"; done
-  manager=$(address "$lab-manager")
-  say "making the swarm: manager at $manager, two workers"
-  node manager swarm init --advertise-addr "$manager" >/dev/null
-  token=$(node manager swarm join-token --quiet worker)
-  for name in worker-1 worker-2; do
-    node "$name" swarm join --token "$token" "$manager:2377" >/dev/null
+  manager=$(address "$lab-node-1")
+  say "making the swarm: three managers, node-1 at $manager"
+  node node-1 swarm init --advertise-addr "$manager" >/dev/null
+  token=$(node node-1 swarm join-token --quiet manager)
+  for name in node-2 node-3; do
+    node "$name" swarm join --token "$token" --advertise-addr "$(address "$lab-$name")" "$manager:2377" >/dev/null
   done
-  node manager node update --label-add counter.redis=true --label-add counter.lb=true \
-    --label-add counter.web=false manager >/dev/null
+  node node-1 node update --label-add counter.redis=true --label-add counter.web=false node-1 >/dev/null
+  node node-1 node update --label-add counter.redis-2=true node-2 >/dev/null
+  node node-1 node update --label-add counter.redis-3=true node-3 >/dev/null
   seed_base_images
   say "lab $lab is up: 3 engines, a registry. Point make at it:"
   settings
 }
 
+# The settings that point make at the lab: node-1's engine, or NODE's (any node is a manager).
 settings() {
-  local registry
+  local registry name=${NODE:-node-1}
+  [[ " ${nodes[*]} " == *" $name "* ]] || die "NODE must be one of ${nodes[*]}, got '$name'"
   registry=$(address "$lab-registry" 2>/dev/null) || die "no lab $lab: make it with 'make swarm-lab'"
-  echo "export DOCKER_HOST=tcp://$(address "$lab-manager"):2375 REGISTRY=$registry:5000"
+  echo "export DOCKER_HOST=tcp://$(address "$lab-$name"):2375 REGISTRY=$registry:5000"
 }
 
 down() {

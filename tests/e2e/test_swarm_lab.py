@@ -1,9 +1,13 @@
-"""The stack on a swarm of three Docker engines (make swarm-lab): images through the lab's
-registry, web replicas on both workers, Redis and the load balancer on the manager; then, under
-steady load, scaling, a drained worker and a worker lost outright, and its return.
+"""The stack on a swarm of three Docker engines (make swarm-lab), all three managers, with Redis
+under Sentinel (make deploy REDIS_MODE=sentinel): one Redis instance and one sentinel on each
+node, a load balancer on each node, web replicas on node-2 and node-3, images through the lab's
+registry. Then, under steady load: scaling, a drained node, a node lost outright and its return,
+the node with the Redis primary lost, and that node cut off the network and healed.
 
-Every load ends with the promise's checks: no count handed out twice, and (clients retrying with
-their Idempotency-Key where a node is lost) the counter moved by exactly the successes.
+Clients are given every node's address, as DNS round robin would give them, and move to the next
+when a connection breaks. Every load ends with the promise's checks: no count handed out twice,
+and (clients retrying with their Idempotency-Key where a node is lost) the counter moved by
+exactly the successes.
 """
 
 import os
@@ -13,38 +17,60 @@ import uuid
 
 import pytest
 
-from helpers.stack import Stack, assert_exact
+from helpers import host_stalls, load_client
+from helpers.stack import ADMIN_CLI, Stack, assert_exact
 from helpers.support import ROOT, wait_for
 
 pytestmark = pytest.mark.e2e
 
 REPLICAS = 4
+NODES = ("node-1", "node-2", "node-3")
+INSTANCE_ON = {"redis": "node-1", "redis-2": "node-2", "redis-3": "node-3"}
+DOWN_AFTER_MS = 2000  # REDIS_DOWN_AFTER_MS's default
 
 
 class LabStack(Stack):
-    """The stack deployed on the lab, driven with make against the lab's manager."""
+    """The stack deployed on the lab, driven with make against one of its nodes."""
 
     def __init__(self, lab):
         super().__init__()
-        settings = lab_settings(lab)
-        self.env.update(settings, STACK="counter", LB_PORT="8080", LAB_NAME=lab)
-        self.host, self.port = settings["DOCKER_HOST"].removeprefix("tcp://").split(":")[0], 8080
+        self.lab = lab
+        self.env.update(STACK="counter", LB_PORT="8080", LAB_NAME=lab, REDIS_MODE="sentinel")
+        self.addresses = {node: self.address(node) for node in NODES}
+        self.use("node-1")
+
+    def address(self, node):
+        return self.host_docker(
+            "inspect",
+            "--format",
+            f'{{{{(index .NetworkSettings.Networks "{self.lab}").IPAddress}}}}',
+            self.node(node),
+        )
+
+    def node(self, name):
+        return f"{self.lab}-{name}"
+
+    def use(self, node):
+        """Point make and docker at `node`'s engine (any node is a manager)."""
+        self.env.update(lab_settings(self.lab, node))
+        self.host, self.port = self.addresses[node], 8080
+
+    def host_docker(self, *args):
+        return self.run("docker", "-H", "unix:///var/run/docker.sock", *args).stdout.strip()
 
     def docker(self, *args):
         return self.run("docker", *args).stdout.strip()
 
-    def placement(self):
-        """{node: running web replicas}"""
-        nodes = self.docker(
-            "service",
-            "ps",
-            "counter_web",
-            "--filter",
-            "desired-state=running",
-            "--format",
+    def load(self, **kwargs):
+        return load_client.run(self.port, host=list(self.addresses.values()), **kwargs)
+
+    def placement(self, service="web"):
+        """{node: running tasks of the service}"""
+        tasks = self.docker(
+            "service", "ps", f"counter_{service}", "--filter", "desired-state=running", "--format",
             "{{.Node}} {{.CurrentState}}",
-        )
-        running = [line.split()[0] for line in nodes.splitlines() if line.split()[1] == "Running"]
+        )  # fmt: skip
+        running = [line.split()[0] for line in tasks.splitlines() if line.split()[1] == "Running"]
         return {node: running.count(node) for node in set(running)}
 
     def node_state(self, node):
@@ -54,22 +80,50 @@ class LabStack(Stack):
         return wait_for(check, seconds, what, interval=0.5)
 
     def spread(self):
-        """Replicas on both workers again (Swarm does not move tasks back by itself)."""
-        self.docker("service", "update", "--quiet", "--force", "--detach=false", "counter_web")
-        self.wait(self.on_both_workers, 60, "web on both workers")
+        """Replicas on node-2 and node-3 again, half on each. Swarm moves no task back by itself,
+        and a forced update may place them unevenly (it counts the old tasks still running, seen:
+        1 and 3 after three forced updates); from none, it spreads a service's tasks evenly."""
+        for _ in range(3):
+            if self.placement() == {"node-2": REPLICAS // 2, "node-3": REPLICAS // 2}:
+                self.make("deploy-scale", f"SCALE={REPLICAS}")  # ends when nginx reaches each one
+                return
+            self.docker("service", "scale", "--detach=false", "counter_web=0")
+            self.docker("service", "scale", "--detach=false", f"counter_web={REPLICAS}")
+        raise AssertionError(f"web not spread evenly over node-2 and node-3: {self.placement()}")
 
-    def on_both_workers(self):
-        placement = self.placement()
-        return set(placement) == {"worker-1", "worker-2"} and sum(placement.values()) == REPLICAS
+    def redis_cli(self, service, *args, check=True):
+        """redis-cli as Redis's admin, run on the node that holds the service's task."""
+        node = INSTANCE_ON[service]
+        engine = ["docker", "-H", f"tcp://{self.addresses[node]}:2375"]
+        found = self.run(*engine, "ps", "--quiet", "--filter", f"name=counter_{service}.", check=check)
+        if not found.stdout.split() and not check:
+            return ""  # its task is not running (yet)
+        (container,) = found.stdout.split()
+        done = self.run(*engine, "exec", container, *ADMIN_CLI, *args, check=check)
+        return done.stdout.strip()
+
+    def primary(self, ask="redis-2"):
+        """The Redis service the sentinels name primary (asked on the node of `ask`)."""
+        answer = self.redis_cli(ask, "-h", "sentinel-" + INSTANCE_ON[ask][-1], "-p", "26379", "SENTINEL",
+                                "get-master-addr-by-name", "counter")  # fmt: skip
+        return answer.splitlines()[0]
+
+    def role(self, service):
+        info = dict(
+            line.split(":", 1)
+            for line in self.redis_cli(service, "INFO", "replication", check=False).splitlines()
+            if ":" in line
+        )
+        return info.get("role"), info.get("master_host"), info.get("master_link_status")
 
     def down(self):
         pass  # the lab goes, and the stack with it
 
 
-def lab_settings(lab):
+def lab_settings(lab, node):
     done = subprocess.run(
         ["lab/lab.sh", "env"],
-        env=dict(os.environ, LAB_NAME=lab),
+        env=dict(os.environ, LAB_NAME=lab, NODE=node),
         capture_output=True,
         text=True,
         check=True,
@@ -106,28 +160,25 @@ def test_deploy_to_several_nodes_without_a_registry_is_refused(lab):
     )
 
 
-def test_deploy_pulls_through_the_registry_and_puts_web_on_both_workers(deployed):
-    assert deployed.placement() == {"worker-1": 2, "worker-2": 2}
-    for service in ("redis", "lb"):
-        nodes = deployed.docker(
-            "service",
-            "ps",
-            f"counter_{service}",
-            "--filter",
-            "desired-state=running",
-            "--format",
-            "{{.Node}}",
-        )
-        assert nodes == "manager", service
+def test_deploy_puts_an_instance_and_a_sentinel_on_each_node_and_an_lb_everywhere(deployed):
+    assert deployed.placement() == {"node-2": 2, "node-3": 2}
+    for service, node in INSTANCE_ON.items():
+        assert deployed.placement(service) == {node: 1}, service
+        assert deployed.placement(f"sentinel-{node[-1]}") == {node: 1}
+    assert deployed.placement("lb") == {node: 1 for node in NODES}
     image = deployed.docker(
         "service", "inspect", "counter_web", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}"
     )
     assert image.startswith(deployed.env["REGISTRY"] + "/counter-web:")
-    served = {deployed.get("/")[1].getheader("X-Served-By") for _ in range(40)}
-    assert len(served) == REPLICAS
+    assert deployed.primary() == "redis"
+    for node, address in deployed.addresses.items():  # every node's load balancer reaches every replica
+        client = load_client.Client(8080, host=address)
+        served = {client.get("/")[1].getheader("X-Served-By") for _ in range(40)}
+        client.close()
+        assert len(served) == REPLICAS, node
 
 
-def test_scale_out_and_in_across_nodes_under_load_fails_nothing(deployed):
+def test_scale_out_and_in_across_nodes_under_load_counts_every_keyed_request_once(deployed):
     before = deployed.count()
 
     def scale_out_then_in():
@@ -137,61 +188,116 @@ def test_scale_out_and_in_across_nodes_under_load_fails_nothing(deployed):
         deployed.make("deploy-scale", f"SCALE={REPLICAS}")
         time.sleep(2)
 
-    result = deployed.load(clients=16, seconds=20, during=scale_out_then_in)
-    assert result.failed_attempts == 0, result.attempts
+    result = deployed.load(clients=16, seconds=20, retry=True, during=scale_out_then_in)
+    # Six replicas, three Redis instances, three sentinels and three engines on two cores: an
+    # acknowledgement now and then misses its 0.2 s, a 503 that the client's retry makes good.
+    print(f"\nscaling 4 -> 6 -> 4: {result.attempts}, host stalls {result.stalls}")
+    failed = result.failed_by_the_stack(budget=host_stalls.ACKNOWLEDGEMENT_WAIT)
+    assert len(failed) <= result.successes // 1000, (result.attempts, result.stalls)
+    assert result.gave_up == 0
     assert len(result.served_by) >= 6
     assert_exact(deployed, result, before)
 
 
-def test_draining_a_worker_moves_its_replicas_and_fails_nothing(deployed):
+def test_draining_a_node_moves_its_replicas_and_keyed_requests_end_exact(deployed):
     deployed.spread()
     before = deployed.count()
 
     def drain():
         time.sleep(3)
-        deployed.docker("node", "update", "--availability", "drain", "worker-1")
-        deployed.wait(
-            lambda: deployed.placement() == {"worker-2": REPLICAS}, 60, "replicas moved off worker-1"
-        )
+        deployed.docker("node", "update", "--availability", "drain", "node-2")
+        deployed.wait(lambda: deployed.placement() == {"node-3": REPLICAS}, 60, "replicas moved off node-2")
         time.sleep(2)
 
     try:
-        result = deployed.load(clients=16, seconds=20, during=drain)
+        result = deployed.load(clients=16, seconds=20, retry=True, during=drain)
     finally:
-        deployed.docker("node", "update", "--availability", "active", "worker-1")
-    assert result.failed_attempts == 0, result.attempts
+        deployed.docker("node", "update", "--availability", "active", "node-2")
+    # Its load balancer went too: a client connected there saw its connection end or refused, and
+    # moved on to the next node. Half the replicas leave at once, with a Redis instance and a
+    # sentinel: now and then nginx finds none of the rest free in time (a 502 or 503, retried).
+    ended = {"RemoteDisconnected", "ConnectionResetError", "ConnectionRefusedError", 502, 503}
+    print(f"\ndraining node-2: {result.attempts}")
+    assert {status for status in result.attempts if status != 200} <= ended, result.attempts
+    assert result.failed_attempts <= result.successes // 50, result.attempts
+    assert result.gave_up == 0
     assert_exact(deployed, result, before)
+    deployed.wait(lambda: deployed.role("redis-2") == ("slave", "redis", "up"), 60, "redis-2 back")
 
 
-def test_losing_a_worker_fails_only_what_was_in_flight_and_keyed_retries_end_exact(deployed):
+class Fault:
+    def __init__(self, apply, after=3):
+        self.apply, self.after = apply, after
+        self.start = None
+
+    def __call__(self):
+        time.sleep(self.after)
+        self.start = time.monotonic()
+        self.apply()
+
+
+def resumed_after(result, start):
+    """Seconds from `start` (monotonic) to the first success after the last failed attempt."""
+    last_failure = max((started for started, _ in result.failures), default=start)
+    return min(t for t, _ in result.answered if t > last_failure) - start
+
+
+def test_losing_the_node_with_the_primary_promotes_another_and_fails_only_what_was_in_flight(deployed):
     deployed.spread()
+    assert deployed.primary() == "redis"  # on node-1, with a sentinel and a load balancer
+    before = deployed.count()
+    kill = Fault(lambda: deployed.host_docker("kill", deployed.node("node-1")))
+    deployed.use("node-2")
+    result = deployed.load(clients=16, seconds=20, retry=True, timeout=5, during=kill)
+    assert result.gave_up == 0, result.attempts
+    assert_exact(deployed, result, before)
+    resumed = resumed_after(result, kill.start)
+    print(
+        f"\nnode-1 lost: writes resumed {resumed:.2f} s after (down-after {DOWN_AFTER_MS} ms)",
+        result.attempts,
+    )
+    assert resumed < 10
+    assert deployed.primary() in ("redis-2", "redis-3")
+
+    deployed.host_docker("start", deployed.node("node-1"))
+    deployed.wait(lambda: deployed.node_state("node-1") == "ready", 90, "node-1 back")
+    deployed.wait(lambda: deployed.role("redis")[::2] == ("slave", "up"), 90, "redis a replica again")
+    assert deployed.role("redis")[1] == deployed.primary()
+
+    def sentinel_1_follows():
+        lines = deployed.redis_cli(
+            "redis", "-h", "sentinel-1", "-p", "26379", "SENTINEL", "MASTER", "counter", check=False
+        )
+        fields = dict(zip(lines.splitlines()[::2], lines.splitlines()[1::2], strict=False))
+        return fields.get("ip") == deployed.primary() and fields.get("num-other-sentinels") == "2"
+
+    deployed.wait(sentinel_1_follows, 60, "sentinel-1 back, naming the new primary")
+    deployed.wait(lambda: deployed.placement("lb").get("node-1") == 1, 60, "node-1's load balancer")
+
+
+def test_cutting_off_the_node_with_the_primary_then_healing_it_loses_and_doubles_nothing(deployed):
+    primary = deployed.primary()
+    node = INSTANCE_ON[primary]
+    deployed.use(next(n for n in NODES if n != node))
+    network, container = deployed.lab, deployed.node(node)
+    address = deployed.addresses[node]
     before = deployed.count()
     seen = {}
 
-    def lose_worker():
+    def cut_then_heal():
         time.sleep(3)
-        seen["killed"] = time.monotonic()
-        deployed.run(
-            "docker", "-H", "unix:///var/run/docker.sock", "kill", f"{deployed.env['LAB_NAME']}-worker-1"
-        )
-        seen["noticed after"] = deployed.wait(
-            lambda: deployed.node_state("worker-1") == "down", 90, "worker-1 seen down"
-        )
-        seen["replicas back after"] = deployed.wait(
-            lambda: deployed.placement() == {"worker-2": REPLICAS}, 90, "replicas back on worker-2"
-        )
-        time.sleep(2)
+        seen["start"] = time.monotonic()
+        deployed.host_docker("network", "disconnect", network, container)
+        time.sleep(20)
+        deployed.host_docker("network", "connect", "--ip", address, network, container)
 
-    result = deployed.load(clients=16, seconds=30, retry=True, during=lose_worker)
-    # A failed attempt is allowed only for a request that was in flight when the node went.
-    late = [started - seen["killed"] for started, _ in result.failures if started > seen["killed"] + 2]
-    assert not late, (late[:5], result.attempts, seen)
+    result = deployed.load(clients=16, seconds=30, retry=True, timeout=5, during=cut_then_heal)
     assert result.gave_up == 0, result.attempts
     assert_exact(deployed, result, before)
-
-    deployed.run(
-        "docker", "-H", "unix:///var/run/docker.sock", "start", f"{deployed.env['LAB_NAME']}-worker-1"
-    )
-    deployed.wait(lambda: deployed.node_state("worker-1") == "ready", 90, "worker-1 back")
-    assert sum(deployed.placement().values()) == REPLICAS
-    assert deployed.get("/")[0] == 200
+    # The node held web replicas too: until Swarm forgets them, nginx spends its time on them.
+    resumed = resumed_after(result, seen["start"])
+    print(f"\n{node} cut off for 20 s: writes resumed {resumed:.2f} s after; {result.attempts}")
+    other = next(s for s in INSTANCE_ON if s != primary)
+    new = deployed.primary(ask=other)
+    assert new != primary
+    deployed.wait(lambda: deployed.role(primary) == ("slave", new, "up"), 60, f"{primary} a replica again")

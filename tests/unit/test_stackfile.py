@@ -52,7 +52,8 @@ def test_services_run_the_built_images_found_by_dns_with_what_swarm_cannot_read_
         assert service["deploy"]["endpoint_mode"] == "dnsrr"
         assert service["deploy"]["resources"] == {"limits": {"cpus": "0.5", "memory": "268435456"}}
         assert {"type": "tmpfs", "target": "/tmp"} in service.get("volumes", []) or name == "lb"
-    assert [s["deploy"]["replicas"] for s in stack["services"].values()] == [1, 4, 1]
+    assert [s["deploy"].get("replicas") for s in stack["services"].values()] == [1, 4, None]
+    assert stack["services"]["lb"]["deploy"]["mode"] == "global"
 
 
 def test_web_updates_one_replica_at_a_time_new_first_and_rolls_back_on_failure(config):
@@ -63,11 +64,11 @@ def test_web_updates_one_replica_at_a_time_new_first_and_rolls_back_on_failure(c
     assert deploy["rollback_config"] == {"parallelism": 1, "order": "start-first"}
 
 
-def test_redis_stops_first_on_its_labelled_node_and_the_lb_publishes_on_its_node(config):
+def test_redis_stops_first_on_its_labelled_node_and_the_lb_publishes_on_every_node(config):
     services = stack_file(config, "counter", IMAGES, replicas=3)["services"]
     assert services["redis"]["deploy"]["update_config"]["order"] == "stop-first"
     assert services["redis"]["deploy"]["placement"] == {"constraints": ["node.labels.counter.redis == true"]}
-    assert services["lb"]["deploy"]["placement"] == {"constraints": ["node.labels.counter.lb == true"]}
+    assert services["lb"]["deploy"]["placement"] == {"constraints": ["node.labels.counter.lb != false"]}
     assert services["web"]["deploy"]["placement"] == {"constraints": ["node.labels.counter.web != false"]}
     assert services["lb"]["ports"] == [{"mode": "host", "target": 8080, "published": 80, "protocol": "tcp"}]
     assert services["web"]["secrets"] == [{"source": "redis_app_password", "target": "redis_app_password"}]
@@ -79,9 +80,26 @@ def test_secrets_are_named_by_content_and_networks_by_the_stack(config):
     assert stack["secrets"]["redis_app_password"]["name"] == f"demo_redis_app_password_{digest}"
     assert stack["networks"] == {
         "front": {"driver": "overlay"},
-        "back": {"driver": "overlay", "internal": True},
+        "back": {"driver": "overlay", "internal": True, "attachable": True},
     }
     assert stack["volumes"] == {"redis-data": {}}
+
+
+def test_under_sentinel_each_instance_and_its_sentinel_live_on_their_nodes_by_name(config):
+    redis = config["services"]["redis"]
+    redis.update(
+        networks={"back": {"ipv4_address": "10.210.0.11"}}, extra_hosts=["redis-2=10.210.0.12"], profiles=None
+    )
+    for name in ("redis-2", "redis-3", "sentinel-1", "sentinel-2", "sentinel-3"):
+        config["services"][name] = {**redis, "profiles": ["sentinel"]}
+    services = stack_file(config, "counter", IMAGES, replicas=2)["services"]
+    for n, label in ((1, "counter.redis"), (2, "counter.redis-2"), (3, "counter.redis-3")):
+        instance = services["redis" if n == 1 else f"redis-{n}"]
+        for service in (instance, services[f"sentinel-{n}"]):
+            assert service["deploy"]["placement"] == {"constraints": [f"node.labels.{label} == true"]}
+            assert service["image"] == IMAGES["redis"]  # one image for every instance and sentinel
+            assert service["networks"] == ["back"]  # no fixed address: Swarm names them
+            assert not {"extra_hosts", "profiles"} & set(service)
 
 
 def test_a_compose_setting_it_does_not_know_is_refused_not_dropped(config):
