@@ -13,6 +13,8 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
+from helpers import host_stalls
+
 SENTENCE = re.compile(r"Hello World! I have been seen (\d+) times\.\n")
 RETRYABLE = {502, 503, 504}
 
@@ -27,6 +29,7 @@ class Result:
     slowest: float = 0.0  # seconds, the longest single attempt
     failures: list = field(default_factory=list)  # (monotonic start time, status) of each failed attempt
     bad_bodies: list = field(default_factory=list)
+    stalls: list = field(default_factory=list)  # (monotonic start, end) of each stall of the host
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -37,6 +40,12 @@ class Result:
     def failed_attempts(self):
         return sum(n for status, n in self.attempts.items() if status != 200)
 
+    def failed_by_the_stack(self, budget=host_stalls.REDIS_BUDGET):
+        """The failed attempts that no stall of the host of `budget` s or more explains
+        (helpers/host_stalls.py)."""
+        explained = host_stalls.during_a_stall
+        return [(when, s) for when, s in self.failures if not explained(when, self.stalls, budget)]
+
     def rate(self, start, end, replica=None):
         """Successes per second answered from `start` to `end` (monotonic), by `replica` or any."""
         n = sum(start <= t < end and replica in (None, r) for t, r in self.answered)
@@ -44,11 +53,19 @@ class Result:
 
 
 class Client:
-    def __init__(self, port, timeout=15.0, host="127.0.0.1"):
-        self.host = host
+    """One keep-alive connection at a time. `host` may be a list of addresses (every node of a
+    swarm, as DNS round robin would give them): a connection that breaks moves to the next one."""
+
+    def __init__(self, port, timeout=15.0, host="127.0.0.1", first=0):
+        self.hosts = [host] if isinstance(host, str) else list(host)
+        self.current = first % len(self.hosts)
         self.port = port
         self.timeout = timeout
         self.conn = None
+
+    @property
+    def host(self):
+        return self.hosts[self.current]
 
     def get(self, path, headers=None):
         """(status, headers, body) of one GET; raises OSError/HTTPException on a broken connection."""
@@ -60,6 +77,7 @@ class Client:
             body = response.read().decode()
         except (OSError, http.client.HTTPException):
             self.close()
+            self.current = (self.current + 1) % len(self.hosts)
             raise
         if response.getheader("Connection", "").lower() == "close":
             self.close()
@@ -124,15 +142,16 @@ def run(
     that has hung: the run fails rather than hand back a result still being written.
     """
     result = Result()
+    watch = host_stalls.StallWatch().start()
     stop = time.monotonic() + seconds
 
-    def loop():
-        client = Client(port, timeout, host)
+    def loop(number):
+        client = Client(port, timeout, host, first=number)
         while time.monotonic() < stop:
             count_one(client, result, stop + settle, retry)
         client.close()
 
-    threads = [threading.Thread(target=loop, daemon=True) for _ in range(clients)]
+    threads = [threading.Thread(target=loop, args=(n,), daemon=True) for n in range(clients)]
     for thread in threads:
         thread.start()
     if during is not None:
@@ -140,6 +159,8 @@ def run(
     deadline = stop + settle + grace
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
+    result.stalls = watch.stop()
+    host_stalls.report(result.stalls, result.failures)
     hung = sum(thread.is_alive() for thread in threads)
     if hung:
         raise RuntimeError(f"{hung} of {clients} load clients still busy {grace:g} s after the run ended")
