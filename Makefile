@@ -4,6 +4,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 VENV := .venv
 PYTHON := $(VENV)/bin/python
+ALL_PROFILES := --profile sentinel --profile loadtest --profile monitoring
 
 .PHONY: help  ## list the targets
 help:
@@ -11,7 +12,7 @@ help:
 	  | sed -E 's/^\.PHONY: ([a-z-]+) +## (.*)/\1\t\2/' \
 	  | awk -F'\t' '{ printf "  make %-15s %s\n", $$1, $$2 }'
 
-.PHONY: up  ## build and start the stack with SCALE web replicas (default 3), wait, print the URL
+.PHONY: up  ## build and start the stack with SCALE web replicas (default 3), REDIS_MODE=single|sentinel
 up:
 	@scripts/up.sh
 
@@ -21,27 +22,27 @@ scale:
 
 .PHONY: down  ## stop the stack (and its load generators and monitoring); the count is kept
 down:
-	@docker compose --profile loadtest --profile monitoring down --remove-orphans
+	@docker compose $(ALL_PROFILES) down --remove-orphans
 
 .PHONY: clean  ## stop the stack and remove its volumes (the count) and built images
 clean:
-	@docker compose --profile loadtest --profile monitoring down --volumes --rmi local --remove-orphans
+	@docker compose $(ALL_PROFILES) down --volumes --rmi local --remove-orphans
 
 .PHONY: ps  ## list the stack's containers
 ps:
-	@docker compose ps
+	@docker compose $(ALL_PROFILES) ps
 
 .PHONY: logs  ## follow the logs (all services, or SERVICE=web)
 logs:
-	@docker compose logs --follow --tail=100 $(SERVICE)
+	@docker compose $(ALL_PROFILES) logs --follow --tail=100 $(SERVICE)
 
 .PHONY: reset  ## set the counter back to zero (operator credentials)
 reset:
 	@scripts/reset.sh
 
-.PHONY: stats  ## show the count and each replica's share
+.PHONY: stats  ## show the count and each replica's share (run in a replica, outside its metrics)
 stats:
-	@docker compose exec -T web flask --app counter stats
+	@docker compose exec -T web env -u PROMETHEUS_MULTIPROC_DIR flask --app counter stats
 
 .PHONY: load  ## headless locust run: USERS=50 SPAWN_RATE=10 DURATION=30s WORKERS=0 MAX_FAIL_RATIO=0
 load:
@@ -95,8 +96,8 @@ offline-images:
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/hadolint */Dockerfile bench/tutorial/Dockerfile scripts/standin/*.Dockerfile lab/*.Dockerfile
-	$(VENV)/bin/shellcheck -x scripts/*.sh deploy/*.sh lab/*.sh lb/entrypoint.sh .ci/run
+	$(VENV)/bin/hadolint */Dockerfile bench/baselines/Dockerfile scripts/standin/*.Dockerfile lab/*.Dockerfile
+	$(VENV)/bin/shellcheck -x scripts/*.sh deploy/*.sh lab/*.sh redis/*.sh lb/entrypoint.sh .ci/run
 
 .PHONY: test  ## lint, then run every test: unit, integration and end-to-end in Docker
 test: lint

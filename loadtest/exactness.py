@@ -1,4 +1,5 @@
-"""The exactness check: did the counter move by exactly the number of successful requests?
+"""The exactness check, the one definition of "exact" that locust, the benchmark and the tests use:
+no count handed out twice, and the counter moved by exactly the number of successful requests.
 
 judge.py gives each locust test its verdict with these functions. `python exactness.py REPORT`
 shows the newest test's verdict in a run's folder, and exits 1 on MISMATCH, on too many failures,
@@ -20,21 +21,33 @@ class NoVerdict(Exception):
     """There is no final verdict to show (the message says why, in one line)."""
 
 
-def verdict(succeeded, failed, delta):
-    """(EXACT or MISMATCH, a one-line reason) for a counter delta against locust's totals."""
+def verdict(succeeded, failed, delta, counts=None):
+    """(EXACT or MISMATCH, a one-line reason) for a counter delta against the requests' outcomes.
+
+    Jepsen's counter bounds: the counter moved by at least every success and at most every
+    success plus every failure (a failed request may or may not have been counted); exact is the
+    lower bound, each success counted once and no failure counted. Where the counts handed out
+    are known (`counts`, one per success), none may have been handed out twice: that is an
+    answered increment lost, whatever the totals.
+    """
+    problems = []
+    if counts is not None and len(set(counts)) < len(counts):
+        problems.append(f"counts handed out twice: {len(counts) - len(set(counts))} values")
     low, high = succeeded, succeeded + failed
-    if delta == succeeded:
-        return "EXACT", f"the counter moved by {delta}: one per successful request"
     if delta < low:
-        return "MISMATCH", f"lost counts: the counter is {low - delta} below the {succeeded} successes"
-    if delta > high:
-        return "MISMATCH", (
+        problems.append(f"lost counts: the counter is {low - delta} below the {succeeded} successes")
+    elif delta > high:
+        problems.append(
             f"double counts: the counter is {delta - high} above successes plus failures ({high})"
         )
-    return "MISMATCH", (
-        f"the counter is {delta - low} above the successes: failed requests were counted "
-        f"(bounds {low}..{high})"
-    )
+    elif delta > low:
+        problems.append(
+            f"the counter is {delta - low} above the successes: failed requests were counted "
+            f"(bounds {low}..{high})"
+        )
+    if problems:
+        return "MISMATCH", "; ".join(problems)
+    return "EXACT", f"the counter moved by {delta}: one per successful request"
 
 
 def replica_shares(before, after):

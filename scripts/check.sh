@@ -15,7 +15,6 @@ report=${report%/}
 [ -n "$report" ] || die "no run to check: reports/ has no locust run (run 'make load' first)"
 [ -d "$report" ] || die "$report is not a folder"
 require_docker
-require_running_stack
 use_host_user
 ui=()
 if [ -n "$(compose --profile loadtest ps --quiet --status running locust-master)" ]; then

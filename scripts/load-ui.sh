@@ -15,7 +15,6 @@ report=$(new_report_dir "" -ui)
 use_host_user
 LOCUST_MASTER=$( (( workers > 0 )) && echo true || echo false)
 export LOCUST_REPORT="/$report" LOCUST_MASTER
-compose --profile loadtest up --detach --build --no-deps --scale "locust-worker=$workers" \
-  locust-master locust-worker
-port=$(compose port locust-master 8089 | sed 's/.*://')
-say "locust UI: http://127.0.0.1:$port/  (each test's verdict in $report/test-N/; 'make check' shows the newest)"
+compose_or_explain "starting locust's web UI" --profile loadtest up --detach --build --no-deps \
+  --scale "locust-worker=$workers" locust-master locust-worker
+say "locust UI: http://$(published locust-master 8089)/  (each test's verdict in $report/test-N/; 'make check' shows the newest)"

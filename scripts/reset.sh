@@ -5,9 +5,8 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 require_docker
-[ -n "$(compose ps --quiet --status running redis)" ] || die "redis is not running: start the stack with 'make up'"
-# shellcheck disable=SC2016  # expanded inside the container, where the secret is
-compose exec -T redis sh -c \
-  'REDISCLI_AUTH="$(cat /run/secrets/redis_admin_password)" redis-cli --no-auth-warning --user admin FLUSHDB' >/dev/null \
-  || die "redis refused the reset"
+primary=$(primary_service)
+[ -n "$primary" ] && [ -n "$(compose ps --quiet --status running "$primary")" ] \
+  || die "no Redis primary is running: start the stack with 'make up'"
+[ "$(admin_cli "$primary" FLUSHDB)" = OK ] || die "redis refused the reset"
 say "counter reset to 0"

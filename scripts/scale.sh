@@ -4,11 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-[ -n "${SCALE+set}" ] || die "say how many web replicas: make scale SCALE=N (1 to ${MAX_SCALE:-64})"
-scale=$SCALE
-check_range SCALE "$scale" 1 "${MAX_SCALE:-64}"
+web_replicas "" "make scale"
 require_docker
 require_running_stack
 say "scaling web to $scale replicas"
 scale_web "$scale"
-say "web now has $(compose ps --quiet --status running web | wc -l) running replicas"
+say "web now has $(compose ps --quiet --status running web | wc -l) running replicas, each one serving"

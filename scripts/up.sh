@@ -4,12 +4,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-scale=${SCALE-3}
-check_range SCALE "$scale" 1 "${MAX_SCALE:-64}"
+web_replicas "$DEFAULT_SCALE"
 require_docker
 scripts/secrets.sh
-say "starting $scale web replicas"
+scripts/redis-mode.sh
+say "starting $scale web replicas (Redis: $REDIS_MODE)"
 compose_or_explain "starting the stack" up --detach --build --remove-orphans --scale "web=$scale" --wait
+wait_redis_group 60
 address=$(lb_address)
 wait_ready "$address" 60
 say "counter is up: http://$address/  ($scale replicas)"

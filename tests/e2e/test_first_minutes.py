@@ -29,7 +29,15 @@ def test_a_base_image_that_cannot_be_pulled_is_named_with_the_fix(stack):
     )
 
 
-def test_a_port_that_is_taken_is_named_with_the_fix(stack):
+MISSING_MONITORING = {  # a host that never ran `make monitor`, and cannot pull its images
+    "PROMETHEUS_IMAGE": "counter-e2e-missing/prometheus:1",
+    "NGINX_EXPORTER_IMAGE": "counter-e2e-missing/nginx-exporter:1",
+    "REDIS_EXPORTER_IMAGE": "counter-e2e-missing/redis-exporter:1",
+}
+
+
+def test_a_port_that_is_taken_is_named_with_the_fix_not_an_image_it_did_not_need(stack):
+    stack.env.update(MISSING_MONITORING)
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", stack.port))
         holder.listen()
@@ -37,6 +45,34 @@ def test_a_port_that_is_taken_is_named_with_the_fix(stack):
     assert last == (
         f"up.sh: port {stack.port} is taken on this host: free it, or choose another with LB_PORT=... "
         "(make up LB_PORT=8080)"
+    )
+
+
+def test_monitor_and_load_ui_name_their_own_port_setting_when_it_is_taken(stack):
+    stack.make("up", "SCALE=1")
+    with socket.socket() as prometheus, socket.socket() as locust:
+        for holder in (prometheus, locust):
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+        stack.env.update(
+            PROMETHEUS_PORT=str(prometheus.getsockname()[1]), LOCUST_PORT=str(locust.getsockname()[1])
+        )
+        monitor = stack.make("monitor", check=False, timeout=300)
+        load_ui = stack.make("load-ui", check=False, timeout=300)
+    assert monitor.returncode != 0 and load_ui.returncode != 0
+    assert script_lines(monitor)[-1] == (
+        f"monitor.sh: port {stack.env['PROMETHEUS_PORT']} is taken on this host: free it, or choose another "
+        "with PROMETHEUS_PORT=... (make monitor PROMETHEUS_PORT=9091)"
+    )
+    assert script_lines(load_ui)[-1] == (
+        f"load-ui.sh: port {stack.env['LOCUST_PORT']} is taken on this host: free it, or choose another "
+        "with LOCUST_PORT=... (make load-ui LOCUST_PORT=8090)"
+    )
+    # Where monitoring's images are missing, monitoring says so: the image it needed.
+    stack.env.update(MISSING_MONITORING, PROMETHEUS_PORT="0")
+    missing = stack.make("monitor", check=False, timeout=300)
+    assert script_lines(missing)[-1].startswith("monitor.sh: the base image counter-e2e-missing/"), (
+        script_lines(missing)[-3:]
     )
 
 

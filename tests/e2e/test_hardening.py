@@ -168,18 +168,39 @@ def test_only_the_load_balancer_publishes_a_port(unchanged):
                 assert not bindings, (service, bindings)
 
 
-def test_by_default_the_load_balancer_listens_on_port_80_of_every_interface(unchanged):
-    env = {k: v for k, v in unchanged.env.items() if k not in ("LB_BIND", "LB_PORT")}
+def test_by_default_only_the_load_balancer_listens_beyond_this_host(unchanged):
+    # The shipped defaults, none of the tests' settings: the load balancer on every interface (it
+    # is the service); Prometheus and locust's web UI (which starts load against any host it is
+    # told) on this host only.
+    env = {k: v for k, v in unchanged.env.items() if not k.endswith(("_BIND", "_PORT"))}
+    profiles = [
+        "--profile",
+        "monitoring",
+        "--profile",
+        "loadtest",
+        "--profile",
+        "sentinel",
+        "--profile",
+        "bench",
+    ]
     done = subprocess.run(
-        ["docker", "compose", "--env-file", "/dev/null", "config", "--format", "json"],
+        ["docker", "compose", *profiles, "--env-file", "/dev/null", "config", "--format", "json"],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         check=True,
     )
-    (published,) = json.loads(done.stdout)["services"]["lb"]["ports"]
-    assert (published["host_ip"], published["published"], published["target"]) == ("0.0.0.0", "80", 8080)
+    published = {
+        (name, p["host_ip"], p["published"], p["target"])
+        for name, service in json.loads(done.stdout)["services"].items()
+        for p in service.get("ports", [])
+    }
+    assert published == {
+        ("lb", "0.0.0.0", "80", 8080),
+        ("prometheus", "127.0.0.1", "9090", 9090),
+        ("locust-master", "127.0.0.1", "8089", 8089),
+    }
 
 
 @pytest.mark.parametrize("service", sorted(SERVICE_USERS))

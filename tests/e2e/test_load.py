@@ -125,6 +125,9 @@ def test_each_web_ui_test_gets_its_own_verdict_and_check_refuses_one_still_runni
         # Reset in the UI drops totals the counter has kept: that test gets no verdict, said so.
         wait_for(lambda: worker_ready(url), 60, "the locust worker", 0.5)
         locust_ui(url, "/swarm", {"user_count": 6, "spawn_rate": 6, "host": "http://lb:8080"})
+        # Stopped while still spawning, locust can go back to "running" when a worker's late
+        # "spawning complete" arrives (its race, not the verdict's): stop once every user runs.
+        wait_for(lambda: locust_ui(url, "/stats/requests")["state"] == "running", 60, "every user", 0.5)
         wait_for(lambda: int(exactness_tab(url).get("successful so far", 0)) > 50, 60, "requests", 0.5)
         urllib.request.urlopen(urllib.request.Request(url + "/stats/reset", method="POST"), timeout=10)
         locust_ui(url, "/stop", {})
@@ -138,20 +141,3 @@ def test_each_web_ui_test_gets_its_own_verdict_and_check_refuses_one_still_runni
     finally:
         stack.compose("--profile", "loadtest", "rm", "--stop", "--force", "locust-master", "locust-worker")
         shutil.rmtree(report, ignore_errors=True)
-
-
-@pytest.mark.parametrize(
-    "setting, message",
-    [
-        ("USERS=0", "USERS must be a whole number from 1 to 100000, got '0'"),
-        ("DURATION=forever", "DURATION must be a time such as 30s, 5m or 1h30m, got 'forever'"),
-        ("DURATION=0s", "DURATION must be a time such as 30s, 5m or 1h30m, got '0s'"),
-        ("SPAWN_RATE=0", "SPAWN_RATE must be a number of users per second above 0, got '0'"),
-        ("WORKERS=x", "WORKERS must be a whole number from 0 to 64, got 'x'"),
-        ("MAX_FAIL_RATIO=2", "MAX_FAIL_RATIO must be a ratio from 0 to 1, got '2'"),
-    ],
-)
-def test_bad_load_settings_are_refused_with_a_reason(stack, setting, message):
-    done = stack.make("load", setting, check=False)
-    assert done.returncode != 0
-    assert done.stderr.splitlines()[0] == f"load.sh: {message}"

@@ -1,5 +1,6 @@
 """The stack as users run it: make up, steady load, make scale, make down / clean, a Redis outage."""
 
+import json
 import time
 
 import pytest
@@ -32,7 +33,7 @@ def test_concurrent_keepalive_clients_are_counted_exactly(stack):
     stack.make("up", "SCALE=3")
     before = stack.count()
     result = stack.load(clients=16, seconds=20)
-    assert result.failed_attempts == 0, result.attempts
+    assert result.failed_by_the_stack() == [], (result.attempts, result.stalls, stack.lb_log())
     assert result.successes > 1000
     assert_exact(stack, result, before)
 
@@ -61,7 +62,7 @@ def test_live_scaling_under_load_fails_nothing_and_new_replicas_serve_within_10s
     result = stack.load(clients=16, seconds=25, during=scale_out_then_in)
     assert seen["new replicas served"], seen
     assert len(stack.replica_names()) == 2
-    assert result.failed_attempts == 0, result.attempts
+    assert result.failed_by_the_stack() == [], (result.attempts, result.stalls, stack.lb_log())
     assert_exact(stack, result, before)
     # The same nginx, never restarted: it followed the replicas through DNS alone.
     assert stack.inspect("lb", "{{.Id}} {{.State.StartedAt}} {{.RestartCount}}") == lb_started
@@ -130,3 +131,47 @@ def test_redis_outage_gives_503_then_serving_resumes_exactly(stack):
     assert result.gave_up == 0  # every request succeeded once Redis was back
     assert_exact(stack, result, before)
     assert stack.get("/readyz")[0] == 200
+
+
+CHANGED = {  # every documented setting of the web tier, Redis and nginx, off its default
+    "GUNICORN_WORKERS": "3",
+    "GUNICORN_THREADS": "2",
+    "GUNICORN_BACKLOG": "512",
+    "GUNICORN_TIMEOUT": "25",
+    "GUNICORN_KEEPALIVE": "70",
+    "GUNICORN_GRACEFUL_TIMEOUT": "9",
+    "GUNICORN_LOGLEVEL": "warning",
+    "GUNICORN_ACCESSLOG": "-",
+    "WEB_STOP_GRACE": "14s",
+    "IDEMPOTENCY_WINDOW": "61",
+    "REDIS_TIMEOUT": "0.15",
+    "REDIS_BUDGET": "0.7",
+    "REDIS_START_WAIT": "9.5",
+    "REDIS_ACK_REPLICAS": "2",
+    "REDIS_ACK_TIMEOUT": "0.04",
+    "REDIS_APPENDFSYNC": "everysec",
+    "REDIS_MAXMEMORY": "200mb",
+    "REDIS_HZ": "5",
+    "RATE_LIMIT": "900",
+    "RATE_BURST": "50",
+}
+
+
+def test_every_documented_setting_reaches_its_service(stack):
+    stack.env.update(CHANGED)
+    stack.make("up", "SCALE=1")
+    code = (
+        "import json; from counter.settings import Settings; print(json.dumps(Settings.from_env().as_dict()))"
+    )
+    web = json.loads(stack.compose("exec", "-T", "web", "python", "-c", code).stdout)
+    for name, value in CHANGED.items():
+        if name in web:
+            assert str(web[name]) == value, name
+    redis = {
+        k: stack.redis_cli("redis", "CONFIG", "GET", k).splitlines()[1]
+        for k in ("appendfsync", "maxmemory", "hz")
+    }
+    assert redis == {"appendfsync": "everysec", "maxmemory": str(200 * 1024 * 1024), "hz": "5"}
+    limits = stack.compose("exec", "-T", "lb", "cat", "/tmp/rate_limit.conf").stdout
+    assert "rate=900r/s" in limits and "burst=50" in limits
+    assert stack.inspect("web", "{{.Config.StopTimeout}}") == "14"  # WEB_STOP_GRACE, in seconds

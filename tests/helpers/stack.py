@@ -7,20 +7,41 @@ import subprocess
 import time
 import uuid
 
+import exactness
 from helpers import load_client
 from helpers.support import ROOT, free_port
 
 PREFIX = "counter-e2e-"
+# redis-cli as Redis's admin, inside a Redis container (which has the secret): ADMIN_CLI + its arguments
+ADMIN_CLI = [
+    "sh",
+    "-c",
+    'REDISCLI_AUTH="$(cat /run/secrets/redis_admin_password)" '
+    'exec redis-cli --no-auth-warning --user admin "$@"',
+    "redis-cli",
+]
+
+
+def free_back_network():
+    """Three octets of a /24 that Docker takes for a new network now (each stack needs its own)."""
+    return subprocess.run(
+        ["bash", "-c", "source scripts/lib.sh && free_network 10.210"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 class Stack:
     """One Compose project of the counter, driven as a user drives it: with make."""
 
-    def __init__(self, host="127.0.0.1"):
+    def __init__(self, host="127.0.0.1", redis_mode="single"):
         self.name = PREFIX + uuid.uuid4().hex[:8]
         self.host = host
         self.port = free_port()
         self.env = dict(os.environ, COMPOSE_PROJECT_NAME=self.name, LB_PORT=str(self.port), LB_BIND=host)
+        self.env.update(REDIS_MODE=redis_mode, BACK_NETWORK=free_back_network())
         # Tests wait on health at every start and scale: probed every 2 s (not the default 10 s,
         # which keeps an idle stack cheap), they see it sooner. What is exact stays the same.
         self.env["HEALTHCHECK_INTERVAL"] = "2s"
@@ -41,7 +62,9 @@ class Stack:
         return self.run("make", "--no-print-directory", *args, **kwargs)
 
     def compose(self, *args, **kwargs):
-        return self.run("docker", "compose", *args, **kwargs)
+        """`docker compose`, covering the replicas and sentinels too under Sentinel (as make does)."""
+        profile = ["--profile", "sentinel"] if self.env["REDIS_MODE"] == "sentinel" else []
+        return self.run("docker", "compose", *profile, *args, **kwargs)
 
     def containers(self, service):
         return self.compose("ps", "--quiet", "--status", "running", service).stdout.split()
@@ -77,7 +100,14 @@ class Stack:
         return self.json("/stats")
 
     def load(self, **kwargs):
+        self.load_began = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         return load_client.run(self.port, host=self.host, **kwargs)
+
+    def lb_log(self, lines=40):
+        """The last lines nginx logged since the last load began: each failed request, with every
+        replica it tried and what each answered, and nginx's warnings. For a failed test's message."""
+        logs = self.compose("logs", "--no-log-prefix", "--since", self.load_began, "lb", check=False)
+        return logs.stdout.splitlines()[-lines:]
 
     def redis_outage(self, *stop, after, down_for):
         """A `during` for load(): after a while, `docker compose <stop...> redis`, then start it."""
@@ -90,8 +120,40 @@ class Stack:
 
         return outage
 
+    def redis_cli(self, service, *args, check=True):
+        """redis-cli as Redis's admin user, in the service's container: its output, stripped."""
+        done = self.compose("exec", "-T", service, *ADMIN_CLI, *args, check=check)
+        return done.stdout.strip()
+
+    def replication(self, service):
+        """INFO replication of a Redis service, as a dict (empty while it does not answer)."""
+        lines = self.redis_cli(service, "INFO", "replication", check=False).splitlines()
+        return dict(line.split(":", 1) for line in lines if ":" in line)
+
+    def primary(self, ask="redis"):
+        """The Redis service the sentinels name primary (asked from the Redis service `ask`)."""
+        for sentinel in ("sentinel-1", "sentinel-2", "sentinel-3"):
+            answer = self.redis_cli(
+                ask,
+                "-h",
+                sentinel,
+                "-p",
+                "26379",
+                "SENTINEL",
+                "get-master-addr-by-name",
+                "counter",
+                check=False,
+            )
+            if answer.split("\n")[0] in ("redis", "redis-2", "redis-3"):
+                return answer.split("\n")[0]
+        raise AssertionError("no sentinel names a primary")
+
+    def container(self, service):
+        (container,) = self.compose("ps", "--all", "--quiet", service).stdout.split()
+        return container
+
     def down(self):
-        profiles = ["--profile", "loadtest", "--profile", "monitoring"]
+        profiles = ["--profile", "loadtest", "--profile", "monitoring", "--profile", "sentinel"]
         self.compose(*profiles, "down", "--volumes", "--remove-orphans", check=False)
 
 
@@ -101,9 +163,12 @@ def script_lines(done):
 
 
 def assert_exact(stack, result, before):
-    """The promise: every count handed out once, and the counter moved by exactly the successes."""
+    """The promise (loadtest/exactness.py): every count handed out once, and the counter moved by
+    exactly the successes; /stats adds up to /count."""
     assert not result.bad_bodies, result.bad_bodies[:3]
-    assert len(set(result.counts)) == len(result.counts), "a count value was handed out twice"
     stats = stack.stats()
-    assert stats["total"] - before == result.successes, (stats["total"], before, result.successes)
+    outcome, reason = exactness.verdict(
+        result.successes, result.gave_up, stats["total"] - before, result.counts
+    )
+    assert outcome == "EXACT", reason
     assert sum(stats["replicas"].values()) == stats["total"]

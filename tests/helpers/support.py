@@ -1,5 +1,6 @@
 """Helpers the tests share: free ports, waiting, and a real redis-server process."""
 
+import re
 import shutil
 import socket
 import subprocess
@@ -18,8 +19,12 @@ def free_port():
 
 
 def port_open(port):
-    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-        return True
+    """Whether something accepts connections on the port of 127.0.0.1."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
 
 
 def wait_for(check, seconds, what, interval=0.05):
@@ -69,3 +74,54 @@ class RedisServer:
             self.process.kill()
             self.process.wait()
             self.process = None
+
+
+def server_version():
+    """The host's redis-server version, as a tuple of numbers."""
+    done = subprocess.run(["redis-server", "--version"], capture_output=True, text=True, check=True)
+    return tuple(int(n) for n in re.search(r"v=(\d+)\.(\d+)\.(\d+)", done.stdout).groups())
+
+
+def users_file(secrets_dir, name="redis_users.acl"):
+    """The ACL file `make secrets` made, as the host's redis-server can load it: a Redis older than
+    7.2 has no WAITAOF (the stack's Redis is 8), so its copy goes without that one permission."""
+    acl = secrets_dir / name
+    if server_version() >= (7, 2):
+        return acl
+    older = secrets_dir / f"{name}.before-7.2"
+    older.write_text(acl.read_text().replace(" +waitaof", ""))
+    return older
+
+
+class SentinelServer(RedisServer):
+    """A sentinel process of its own, watching the group `counter` whose first primary listens on
+    `primary_port`. With `acl` (a users file) and `password` (the `sentinel` user's), it logs in
+    to Redis and to the other sentinels as that user, as the stack's sentinels do."""
+
+    def __init__(self, directory, primary_port, acl=None, password=None):
+        super().__init__(directory)
+        self.primary_port = primary_port
+        self.acl, self.password = acl, password
+
+    def start(self):
+        conf = self.directory / "sentinel.conf"
+        if not conf.exists():  # a restart keeps what the sentinel learned
+            users = [
+                f"aclfile {self.acl}",
+                "sentinel sentinel-user sentinel",
+                f"sentinel sentinel-pass {self.password}",
+            ]
+            logins = ["sentinel auth-user counter sentinel", f"sentinel auth-pass counter {self.password}"]
+            lines = [
+                f"port {self.port}",
+                "bind 127.0.0.1",
+                f"dir {self.directory}",
+                *(users if self.acl else []),
+                f"sentinel monitor counter 127.0.0.1 {self.primary_port} 2",
+                "sentinel down-after-milliseconds counter 1000",
+                "sentinel failover-timeout counter 5000",
+                *(logins if self.acl else []),
+            ]
+            conf.write_text("\n".join(lines) + "\n")
+        self.process = subprocess.Popen(["redis-server", str(conf), "--sentinel"], stdout=subprocess.DEVNULL)
+        wait_for(lambda: port_open(self.port), 10, "redis-server --sentinel")

@@ -96,3 +96,14 @@ def test_a_test_judged_impossible_says_why(tmp_path):
     (a_test(tmp_path, 2) / "no-verdict.txt").write_text("the counter could not be read at its start\n")
     with pytest.raises(NoVerdict, match="test-2 has no verdict: the counter could not be read at its start$"):
         final_summary(tmp_path)
+
+
+def test_a_count_handed_out_twice_is_a_mismatch_even_when_the_totals_agree():
+    assert verdict(succeeded=3, failed=0, delta=3, counts=[1, 2, 3])[0] == "EXACT"
+    outcome, reason = verdict(succeeded=3, failed=0, delta=3, counts=[1, 2, 2])
+    assert (outcome, reason) == ("MISMATCH", "counts handed out twice: 1 values")
+
+
+def test_every_problem_is_named_in_the_one_line():
+    outcome, reason = verdict(succeeded=4, failed=0, delta=2, counts=[1, 2, 1, 2])
+    assert reason == "counts handed out twice: 2 values; lost counts: the counter is 2 below the 4 successes"

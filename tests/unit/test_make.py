@@ -85,3 +85,34 @@ def test_check_with_no_run_yet_says_so_in_one_line(tmp_path):
     assert done.stderr.splitlines() == [
         "check.sh: no run to check: reports/ has no locust run (run 'make load' first)"
     ]
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("USERS=0", "USERS must be a whole number from 1 to 100000, got '0'"),
+        ("DURATION=forever", "DURATION must be a time such as 30s, 5m or 1h30m, got 'forever'"),
+        ("DURATION=0s", "DURATION must be a time such as 30s, 5m or 1h30m, got '0s'"),
+        ("SPAWN_RATE=0", "SPAWN_RATE must be a number of users per second above 0, got '0'"),
+        ("WORKERS=x", "WORKERS must be a whole number from 0 to 64, got 'x'"),
+        ("MAX_FAIL_RATIO=2", "MAX_FAIL_RATIO must be a ratio from 0 to 1, got '2'"),
+    ],
+)
+def test_bad_load_settings_are_refused_with_a_reason(setting, message):
+    assert refusal("load", setting) == f"load.sh: {message}"
+
+
+@pytest.mark.parametrize(
+    "target, setting, message",
+    [
+        ("up", "REDIS_MODE=cluster", "up.sh: REDIS_MODE must be single or sentinel, got 'cluster'"),
+        ("up", "MAX_SCALE=0", "up.sh: MAX_SCALE must be a whole number from 1 to 1000, got '0'"),
+        (
+            "up",
+            "BACK_NETWORK=10.210",
+            "up.sh: BACK_NETWORK must be the first three numbers of a /24, such as 10.210.0, got '10.210'",
+        ),
+    ],
+)
+def test_bad_stack_settings_are_refused_with_a_reason(target, setting, message):
+    assert refusal(target, setting) == message
