@@ -97,7 +97,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/hadolint */Dockerfile bench/baselines/Dockerfile scripts/standin/*.Dockerfile lab/*.Dockerfile
-	$(VENV)/bin/shellcheck -x scripts/*.sh deploy/*.sh lab/*.sh redis/*.sh lb/entrypoint.sh .ci/run
+	$(VENV)/bin/shellcheck -x scripts/*.sh scripts/lib/*.sh deploy/*.sh lab/*.sh redis/*.sh lb/entrypoint.sh .ci/run
 
 .PHONY: test  ## lint, then run every test: unit, integration and end-to-end in Docker
 test: lint

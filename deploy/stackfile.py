@@ -1,5 +1,7 @@
 """The Swarm stack file, made from the Compose file: `docker compose config --format json` in,
-a stack file for `docker stack deploy` out. Every way Swarm differs from Compose is here.
+a stack file for `docker stack deploy` out. Every way the services differ on Swarm from Compose
+is here; how `make deploy` drives Swarm (building and pushing, node labels, waiting, the Redis
+group's order) is deploy/swarm.sh.
 
 - Images: Swarm cannot build, so each service runs the image `make deploy` built and tagged by
   its content (a redeploy of changed code is a new tag, so the service really updates).
@@ -9,12 +11,14 @@ a stack file for `docker stack deploy` out. Every way Swarm differs from Compose
   rolls back on its own if a new task fails; Redis and the load balancer stop first (one Redis
   owns its data; the load balancer's port is bound on its node).
 - The load balancer's port is published on its node (`mode: host`), not through the routing mesh.
-- Placement by node labels: Redis on the node labelled `counter.redis=true` (its volume lives
-  there); under Sentinel also `redis-2` and `redis-3` on the nodes labelled `counter.redis-2` and
-  `counter.redis-3`, and each sentinel with its instance (sentinel-1 with redis); web on every
-  node not labelled `counter.web=false`. The load balancer runs on every node (`mode: global`)
-  not labelled `counter.lb=false`, so clients may use any node's address and losing one loses one.
+- Placement by node labels: each Redis instance and sentinel on the node labelled for it,
+  `counter.<service>=true` (its volume lives there; `make deploy` labels a node for each service
+  that no node is labelled for); web on every node not labelled `counter.web=false`. The load
+  balancer runs on every node (`mode: global`) not labelled `counter.lb=false`, so clients may
+  use any node's address and losing one loses one.
 - `/tmp` becomes a tmpfs volume (Swarm drops `tmpfs:`).
+- A folder of the project mounted into a service (the load balancer's lb/site/) becomes one Swarm
+  config per file, named by its content: the other nodes have no copy of the project.
 - The back network may be joined by a one-off container (`attachable`): `make deploy` checks the
   Redis group through it.
 - Dropped, with their replacements: `build` (images above), `depends_on` (each service waits
@@ -32,14 +36,12 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from topology import Topology, TopologyError  # noqa: E402
+
 VERSION = "3.9"  # the newest format `docker stack deploy` reads
+# Where each service may run, but the Redis group's: each of those on the node labelled for it.
 PLACEMENT = {
-    "redis": "node.labels.counter.redis == true",
-    "redis-2": "node.labels.counter.redis-2 == true",
-    "redis-3": "node.labels.counter.redis-3 == true",
-    "sentinel-1": "node.labels.counter.redis == true",
-    "sentinel-2": "node.labels.counter.redis-2 == true",
-    "sentinel-3": "node.labels.counter.redis-3 == true",
     "lb": "node.labels.counter.lb != false",
     "web": "node.labels.counter.web != false",
 }
@@ -66,7 +68,7 @@ class StackFileError(ValueError):
     """The Compose file uses something this step does not carry over to Swarm."""
 
 
-def service(name, spec, image, replicas):
+def service(name, spec, image, replicas, group=()):
     unknown = set(spec) - KEPT - REPLACED
     if unknown:
         raise StackFileError(
@@ -77,9 +79,13 @@ def service(name, spec, image, replicas):
     out["image"] = image
     if isinstance(out.get("networks"), dict):  # without Compose's fixed addresses
         out["networks"] = sorted(out["networks"])
-    out["volumes"] = out.get("volumes", []) + [
+    mounts = out.get("volumes", [])
+    out["volumes"] = [m for m in mounts if m.get("type") != "bind"] + [
         {"type": "tmpfs", "target": path} for path in spec.get("tmpfs", [])
     ]
+    files = [pair for m in mounts if m.get("type") == "bind" for pair in mounted_files(m)]
+    if files:
+        out["configs"] = [{"source": config_key(path, target), "target": target} for path, target in files]
     if not out["volumes"]:
         del out["volumes"]
     if "secrets" in out:  # Swarm mounts secrets by file name under /run/secrets
@@ -94,11 +100,20 @@ def service(name, spec, image, replicas):
             }
             for p in out["ports"]
         ]
-    out["deploy"] = deploy(name, spec.get("deploy", {}), replicas)
+    out["deploy"] = deploy(name, spec.get("deploy", {}), replicas, placement(name, group))
     return out
 
 
-def deploy(name, compose_deploy, replicas):
+def placement(name, group):
+    """Where the service may run: a Redis instance or sentinel (of `group`) on its labelled node."""
+    if name in group:
+        return f"node.labels.counter.{name} == true"
+    if name in PLACEMENT:
+        return PLACEMENT[name]
+    raise StackFileError(f"service {name} has no placement on Swarm: give it one in deploy/stackfile.py")
+
+
+def deploy(name, compose_deploy, replicas, where):
     limits = compose_deploy.get("resources", {}).get("limits", {})
     out = {
         "endpoint_mode": "dnsrr",
@@ -111,8 +126,27 @@ def deploy(name, compose_deploy, replicas):
         out["rollback_config"] = {key: ONE_AT_A_TIME_NEW_FIRST[key] for key in ("parallelism", "order")}
     else:
         out["update_config"] = STOP_FIRST
-    out["placement"] = {"constraints": [PLACEMENT[name]]}
+    out["placement"] = {"constraints": [where]}
     return out
+
+
+def mounted_files(mount):
+    """(file on this host, path in the container) of every file a bind mount brings in."""
+    source = Path(mount["source"])
+    if source.is_file():
+        return [(source, mount["target"])]
+    if not source.is_dir():
+        raise StackFileError(f"{source} is mounted into a service but is not here")
+    return [
+        (path, f"{mount['target']}/{path.relative_to(source)}")
+        for path in sorted(source.rglob("*"))
+        if path.is_file()
+    ]
+
+
+def config_key(path, target):
+    """A Swarm config's name in the stack file: by the file's content and its place in the container."""
+    return "file_" + hashlib.sha256(f"{target}\0".encode() + path.read_bytes()).hexdigest()[:16]
 
 
 def content_name(stack, key, secret):
@@ -132,10 +166,12 @@ def stack_file(config, stack, images, replicas):
     missing = {name for name, spec in config["services"].items() if not image_of(name, spec, images)}
     if missing:
         raise StackFileError(f"no image for {', '.join(sorted(missing))}")
+    topology = Topology(config)
+    group = {*topology.instances, *topology.sentinels}
     return {
         "version": VERSION,
         "services": {
-            name: service(name, spec, image_of(name, spec, images), replicas if name == "web" else 1)
+            name: service(name, spec, image_of(name, spec, images), replicas if name == "web" else 1, group)
             for name, spec in config["services"].items()
         },
         "networks": {
@@ -150,6 +186,13 @@ def stack_file(config, stack, images, replicas):
             key: {"name": content_name(stack, key, secret), "file": secret["file"]}
             for key, secret in config.get("secrets", {}).items()
         },
+        "configs": {
+            config_key(path, target): {"name": f"{stack}_{config_key(path, target)}", "file": str(path)}
+            for spec in config["services"].values()
+            for mount in spec.get("volumes", [])
+            if mount.get("type") == "bind"
+            for path, target in mounted_files(mount)
+        },
     }
 
 
@@ -163,7 +206,7 @@ def main(argv=None):
         images = dict(pair.split("=", 1) for pair in args.image)
         config = json.load(sys.stdin)
         print(json.dumps(stack_file(config, args.stack, images, args.replicas), indent=2))
-    except (StackFileError, OSError, ValueError, KeyError) as error:
+    except (StackFileError, TopologyError, OSError, ValueError, KeyError) as error:
         print(f"stackfile: {error}", file=sys.stderr)
         return 1
     return 0

@@ -6,7 +6,11 @@
 # How Swarm differs from Compose is all in deploy/stackfile.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
+source scripts/lib/checks.sh
+source scripts/lib/compose.sh
+source scripts/lib/explain.sh
+source scripts/lib/probes.sh
+source scripts/lib/redis.sh
 
 stack=${STACK:-counter}
 timeout=${DEPLOY_TIMEOUT:-180}
@@ -76,27 +80,53 @@ running_replicas() {
   done
 }
 
-# Each Redis instance (and its volume, and under Sentinel its sentinel) lives on the node labelled
-# for it: counter.redis, and under Sentinel counter.redis-2 and counter.redis-3. A label no node
-# has goes to a node that holds no other instance, by name, this one first; with fewer nodes than
-# instances, some share one (said, since losing it loses both).
+# Every instance and sentinel of the Redis group (and its volume) lives on the node labelled for
+# it, counter.<service>=true. A label no node has goes to a node chosen here: an instance to a
+# node that holds no other instance (this one first, then by name), a sentinel to the node of the
+# instance of its rank (sentinel-2 with redis-2), else to one with no sentinel; with fewer nodes
+# than instances some share one (said, since losing it loses both).
 place() {
-  local label node labels=(counter.redis) taken=() free
-  [ "$REDIS_MODE" = single ] || labels+=(counter.redis-2 counter.redis-3)
-  for label in "${labels[@]}"; do
-    node=$(labelled "$label")
-    if [ -z "$node" ]; then
-      free=$( { docker info --format '{{.Swarm.NodeID}}'; docker node ls --quiet; } | awk '!seen[$0]++' \
-        | while read -r node; do labelled_any "$node" || echo "$node"; done | head -n 1)
-      node=${free:-$(docker info --format '{{.Swarm.NodeID}}')}
-      docker node update --label-add "$label=true" "$node" >/dev/null
-      say "Redis's $label runs on node $(docker node inspect --format '{{.Description.Hostname}}' "$node") (label $label=true)"
-    fi
-    taken+=("$node")
+  local name node k=0 nodes=() homes=()
+  mapfile -t nodes < <(docker info --format '{{.Swarm.NodeID}}'
+    docker node ls --format '{{.Hostname}} {{.ID}}' | sort | cut -d' ' -f2)
+  mapfile -t nodes < <(printf '%s\n' "${nodes[@]}" | awk '!seen[$0]++')
+  for name in $(instances); do
+    homes+=("$(place_one "$name" "$(first_without "$(instances)" "${nodes[@]}")")")
   done
-  if [ "$(printf '%s\n' "${taken[@]}" | sort -u | wc -l)" -lt "${#taken[@]}" ]; then
+  for name in $(sentinels); do
+    place_one "$name" "${homes[k]:-$(first_without "$(sentinels)" "${nodes[@]}")}" >/dev/null
+    k=$((k + 1))
+  done
+  if [ "$(printf '%s\n' "${homes[@]}" | sort -u | wc -l)" -lt "${#homes[@]}" ]; then
     say "some Redis instances share a node: losing it loses them together"
   fi
+}
+
+# The node labelled for NAME, labelling NODE for it first if none is: place_one NAME NODE
+place_one() {
+  local node
+  node=$(labelled "counter.$1")
+  if [ -z "$node" ]; then
+    node=$2
+    docker node update --label-add "counter.$1=true" "$node" >/dev/null
+    say "Redis's $1 runs on node $(docker node inspect --format '{{.Description.Hostname}}' "$node") (label counter.$1=true)"
+  fi
+  echo "$node"
+}
+
+# The first of NODES labelled for none of NAMES (a list, one a line), else the first of NODES:
+# first_without NAMES NODE...
+first_without() {
+  local services=$1 node name taken
+  shift
+  for node; do
+    taken=no
+    for name in $services; do
+      [ "$(docker node inspect --format "{{index .Spec.Labels \"counter.$name\"}}" "$node")" != true ] || taken=yes
+    done
+    [ "$taken" = yes ] || { echo "$node"; return; }
+  done
+  echo "$1"
 }
 
 # The node with the label set to true, if any: labelled LABEL
@@ -107,21 +137,14 @@ labelled() {
   done
 }
 
-# Whether the node holds any Redis instance's label: labelled_any NODE
-labelled_any() {
-  docker node inspect --format '{{range $k, $v := .Spec.Labels}}{{$k}}={{$v}} {{end}}' "$1" \
-    | grep -qE '(^| )counter\.redis(-[23])?=true'
-}
-
-# Under Sentinel, Redis's admin runs redis-cli in a one-off container on the stack's back network
-# (so lib.sh's wait_redis_group can ask the sentinels and the primary): admin_cli SERVICE [args]
-admin_cli() {
-  local service=$1
-  shift
+# How make deploy reaches the Redis group (scripts/lib/redis.sh): redis-cli as the admin in a
+# one-off container on the stack's back network: swarm_reach HOST PORT [redis-cli's arguments]
+swarm_reach() {
+  local host=$1 port=$2
+  shift 2
   docker run --rm -i --network "${stack}_back" --env "REDISCLI_AUTH=$(cat secrets/redis_admin_password)" \
-    "${tags[redis]}" redis-cli --no-auth-warning --user admin -h "$service" "$@"
+    "${tags[redis]}" redis-cli --no-auth-warning --user admin -h "$host" -p "$port" "$@"
 }
-running_redis_services() { echo redis; }
 
 deploy() {
   local scale registry=${REGISTRY:-} service work resolve=never nodes
@@ -169,17 +192,17 @@ deploy() {
     --compose-file "$work/stack.json" "$stack"
   wait_converged
   local address
-  address=$(lb_address)
+  address=$(swarm_lb_address)
   wait_ready "$address" 60
   # shellcheck disable=SC2046  # one argument per replica
   wait_served_by_all "$address" $(running_replicas)
-  wait_redis_group 120
+  wait_redis_group swarm_reach 120
   say "stack $stack is up: http://$address/  ($scale replicas; Redis: $REDIS_MODE)"
 }
 
 # Where to reach a load balancer, HOST:PORT: this host when one runs on this engine's node, else
 # the first node that runs one, at the port the stack publishes.
-lb_address() {
+swarm_lb_address() {
   local node host port
   port=$(docker service inspect "${stack}_lb" --format '{{range .Spec.EndpointSpec.Ports}}{{.PublishedPort}}{{end}}')
   node=$(docker service ps "${stack}_lb" --filter desired-state=running --format '{{.Node}}' | head -n 1)
@@ -201,7 +224,7 @@ scale() {
   declare -gA tags=()
   wait_converged
   # shellcheck disable=SC2046  # one argument per replica
-  wait_served_by_all "$(lb_address)" $(running_replicas)
+  wait_served_by_all "$(swarm_lb_address)" $(running_replicas)
   say "web now has $scale running replicas, each one serving"
 }
 
@@ -216,11 +239,14 @@ remove() {
     (( SECONDS < deadline )) || die "the stack's containers or networks are still there after 60 s"
     sleep 1
   done
+  local volume
+  load_topology
+  volume=$(COMPOSE_PROJECT_NAME=$stack topology volumes "$SINGLE")
   if [ "${REMOVE_DATA:-no}" = yes ]; then
-    docker volume rm "${stack}_redis-data" >/dev/null
+    docker volume rm "$volume" >/dev/null
     say "stack $stack removed, and its Redis volume (the count)"
   else
-    say "stack $stack removed; the count stays in volume ${stack}_redis-data (REMOVE_DATA=yes removes it)"
+    say "stack $stack removed; the count stays in volume $volume (REMOVE_DATA=yes removes it)"
   fi
 }
 

@@ -5,12 +5,14 @@
 #   up     make it (about a minute), and print the two settings that point make at it
 #   down   remove it all: engines, their disks, the registry, the network
 #   env    print those settings again: eval "$(lab/lab.sh env)" (NODE=node-2 for another node)
-# Each node holds one Redis instance (labels counter.redis, counter.redis-2, counter.redis-3: the
-# one Redis lives on node-1, and under Sentinel one instance and one sentinel on each node) and a
-# load balancer; web replicas run on node-2 and node-3 (node-1 is labelled counter.web=false).
+# Each node runs a load balancer, and web replicas run on node-2 and node-3 (node-1 is labelled
+# counter.web=false). `make deploy`, run against node-1, places the Redis group: the one Redis on
+# node-1, and under Sentinel one instance and one sentinel on each node (deploy/swarm.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
+source scripts/lib/checks.sh
+source scripts/lib/compose.sh
+source scripts/lib/explain.sh
 
 lab=${LAB_NAME:-counter-lab}
 check_pattern LAB_NAME "$lab" '^[a-z0-9][a-z0-9-]{0,30}$' "a name of lower-case letters, digits and -"
@@ -100,9 +102,7 @@ up() {
   for name in node-2 node-3; do
     node "$name" swarm join --token "$token" --advertise-addr "$(address "$lab-$name")" "$manager:2377" >/dev/null
   done
-  node node-1 node update --label-add counter.redis=true --label-add counter.web=false node-1 >/dev/null
-  node node-1 node update --label-add counter.redis-2=true node-2 >/dev/null
-  node node-1 node update --label-add counter.redis-3=true node-3 >/dev/null
+  node node-1 node update --label-add counter.web=false node-1 >/dev/null
   seed_base_images
   say "lab $lab is up: 3 engines, a registry. Point make at it:"
   settings

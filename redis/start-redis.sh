@@ -107,6 +107,7 @@ if [ "$REDIS_MODE" = single ]; then
   : >/data/ran-alone
 else
   replication_conf >>"$conf"
+  [ -n "${REDIS_SENTINELS:-}" ] || { say "REDIS_SENTINELS is empty: start the stack with 'make up', which lists the sentinels"; exit 1; }
   ask_sentinels
   if [ -e /data/ran-alone ]; then
     if [ "$primary" != "$REDIS_ANNOUNCE" ]; then

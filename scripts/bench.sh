@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # `make bench`: its own stack (project counter-bench), each replica limited to WEB_CPUS of a core,
-# measured idle, at BENCH_REPLICAS replicas and against three baselines, each point BENCH_REPEAT
+# measured idle, at BENCH_REPLICAS replicas and against four baselines, each point BENCH_REPEAT
 # times; then the ceiling of one Redis for the counter's step at BENCH_CEILING clients; then Redis
 # under Sentinel at the largest replica count, with the acknowledgement and without. Every tier's
 # CPU comes from its containers' cgroup counters. The report goes to reports/bench-<time>/
 # (results.json, results.md, bench.png).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
+source scripts/lib/checks.sh
+source scripts/lib/compose.sh
+source scripts/lib/explain.sh
+source scripts/lib/probes.sh
+source scripts/lib/redis.sh
 
 replicas=${BENCH_REPLICAS-1 2 3 4}
 warmup=${BENCH_WARMUP-5} duration=${BENCH_DURATION-15} connections=${BENCH_CONNECTIONS-32}
@@ -67,14 +71,16 @@ measure() {
     --repeat "$r" --connections "$connections" --warmup "$warmup" --duration "$duration" \
     --out "/$report/points.jsonl" "$@"
 }
-stack() { mapfile -t tiers < <(tier web web; tier lb lb; tier redis redis); }
+# shellcheck disable=SC2046  # one argument per service
+stack() { mapfile -t tiers < <(tier web web; tier lb lb; tier redis $(instances); tier sentinel $(sentinels)); }
 
 say "idle for $idle s (no traffic yet), then each healthcheck's cost"
 stack
 measure idle idle 1 1 --duration "$idle" "${tiers[@]}"
 BENCH_CGROUP=/sys/fs/cgroup python3 bench/probes.py --out "$report/probes.json" "${tiers[@]}"
 
-mapfile -t smallest < <(tier web smallest; tier redis redis)
+# shellcheck disable=SC2046  # one argument per service
+mapfile -t smallest < <(tier web smallest; tier redis $(instances))
 say "point by point, $repeat times each: warm-up ${warmup} s, then ${duration} s measured (twice for the stack: at full and 80% rate)"
 for n in $replicas; do
   scale_web "$n"
@@ -90,14 +96,16 @@ for n in $replicas; do
 done
 mapfile -t tiers < <(tier lb lb-static)
 for r in $(seq "$repeat"); do measure "lb static" lb 0 "$r" --url http://lb-static:8080/ "${tiers[@]}"; done
-mapfile -t tiers < <(tier web tutorial; tier redis redis)
+# shellcheck disable=SC2046  # one argument per service
+mapfile -t tiers < <(tier web tutorial; tier redis $(instances))
 for r in $(seq "$repeat"); do measure tutorial tutorial 1 "$r" --url http://tutorial:8000/ "${tiers[@]}"; done
 
 say "the ceiling of one Redis for the counter's step: redis-benchmark at $ceiling clients"
 # The step exactly as the app runs it: store.py's script, loaded by its text.
+load_topology
 sha=$(bench exec -T web python -c 'import sys; from counter.store import INCREMENT_ONCE; sys.stdout.write(INCREMENT_ONCE)' \
-  | admin_cli redis -x SCRIPT LOAD)
-mapfile -t tiers < <(tier redis redis)
+  | as_admin compose_reach "$SINGLE" -x SCRIPT LOAD | tr -d '\r')
+mapfile -t tiers < <(tier redis "$SINGLE")
 # shellcheck disable=SC2086  # one argument per client count
 bench run --rm --no-deps bench python ceiling.py --sha "$sha" --concurrency $ceiling \
   --out "/$report/ceiling.jsonl" "${tiers[@]}"
@@ -105,16 +113,16 @@ bench run --rm --no-deps bench python ceiling.py --sha "$sha" --concurrency $cei
 top=$(tr ' ' '\n' <<<"$replicas" | sort -n | tail -n 1)
 say "Redis under Sentinel, $top web replicas: with the acknowledgement, then without ($repeat times each)"
 export REDIS_MODE=sentinel
-group=(redis redis-2 redis-3 sentinel-1 sentinel-2 sentinel-3)
-compose_or_explain "starting Redis under Sentinel" --profile bench up --detach --wait --scale "web=$top" "${group[@]}" web
-wait_redis_group 120
-mapfile -t tiers < <(tier web web; tier lb lb; tier redis redis redis-2 redis-3; tier sentinel sentinel-1 sentinel-2 sentinel-3)
+compose_or_explain "starting Redis under Sentinel" --profile bench up --detach --wait --scale "web=$top" \
+  "${INSTANCES[@]}" "${SENTINELS[@]}" web
+wait_redis_group compose_reach 120
+stack
 for r in $(seq "$repeat"); do
   measure "sentinel $top" sentinel "$top" "$r" --url http://lb:8080/ --count-url http://lb:8080/count --paced 0.5 "${tiers[@]}"
 done
 REDIS_ACK_REPLICAS=0 compose_or_explain "restarting web without the acknowledgement" --profile bench up --detach \
   --wait --no-deps --scale "web=$top" web
-mapfile -t tiers < <(tier web web; tier lb lb; tier redis redis redis-2 redis-3; tier sentinel sentinel-1 sentinel-2 sentinel-3)
+stack
 for r in $(seq "$repeat"); do
   measure "sentinel $top unacknowledged" sentinel "$top" "$r" --url http://lb:8080/ --count-url http://lb:8080/count \
     --paced 0.5 "${tiers[@]}"

@@ -4,7 +4,8 @@
 # and refuses (writing nothing) while a test is still running in the web UI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
+source scripts/lib/checks.sh
+source scripts/lib/compose.sh
 
 runs=()   # locust runs (locust writes its CSV statistics), named by start time: the last is the newest
 for dir in reports/*/; do [ -f "$dir/locust_stats.csv" ] && runs+=("$dir"); done

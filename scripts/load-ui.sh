@@ -4,7 +4,9 @@
 # `make check` show it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
+source scripts/lib/checks.sh
+source scripts/lib/compose.sh
+source scripts/lib/explain.sh
 
 workers=${WORKERS-0}
 check_range WORKERS "$workers" 0 64

@@ -3,7 +3,8 @@
 # processes (0: one process). Writes reports/<time>/ and ends with the exactness verdict.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
+source scripts/lib/checks.sh
+source scripts/lib/compose.sh
 
 users=${USERS-50} spawn_rate=${SPAWN_RATE-10} duration=${DURATION-30s}
 workers=${WORKERS-0} max_fail_ratio=${MAX_FAIL_RATIO-0}

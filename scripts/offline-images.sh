@@ -10,7 +10,7 @@ mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 ca_bundle=${HOST_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 base=counter-standin/debian:$suite
 
-source scripts/lib.sh
+source scripts/lib/checks.sh
 
 command -v docker >/dev/null 2>&1 || die "Docker is not installed: see README.md, Prerequisites"
 docker info >/dev/null 2>&1 || die "the Docker engine does not answer: start it (dockerd or Docker Desktop)"

@@ -2,7 +2,10 @@
 # Changes the number of web replicas of the running stack; the others keep serving throughout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
+source scripts/lib/checks.sh
+source scripts/lib/compose.sh
+source scripts/lib/explain.sh
+source scripts/lib/probes.sh
 
 web_replicas "" "make scale"
 require_docker

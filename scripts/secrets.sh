@@ -44,9 +44,6 @@ user healthcheck on nopass resetchannels resetkeys -@all +ping
 user exporter on #$(password_hash redis_exporter_password) resetchannels resetkeys -@all +ping +info +client|setname +sentinel|masters +sentinel|master +sentinel|sentinels +sentinel|replicas +sentinel|slaves +sentinel|ckquorum
 user sentinel on #$(password_hash redis_sentinel_password) allchannels resetkeys -@all +ping +publish +subscribe +client|setname +client|kill +info +sentinel|is-master-down-by-addr +role
 ACL
-# redis_exporter reads its password from a file that maps each address, with the user, to it.
-exporter=$(cat "$dir/redis_exporter_password")
-printf '{"redis://exporter@redis:6379": "%s", "redis://exporter@redis-2:6379": "%s", "redis://exporter@redis-3:6379": "%s",
- "redis://exporter@sentinel-1:26379": "%s", "redis://exporter@sentinel-2:26379": "%s", "redis://exporter@sentinel-3:26379": "%s"}\n' \
-  "$exporter" "$exporter" "$exporter" "$exporter" "$exporter" "$exporter" >"$dir/redis_exporter_passwords.json"
+# (redis_exporter's file that maps each instance's address to its password: make monitor writes
+# it, from the instances docker-compose.yml declares.)
 chmod 644 "$dir"/*

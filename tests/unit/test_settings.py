@@ -185,7 +185,7 @@ def test_a_stop_grace_in_minutes_or_milliseconds_is_read():
 def test_nginx_waits_for_a_replica_as_long_as_the_web_tier_says():
     from counter.settings import NGINX_REPLICA_WAIT
 
-    nginx = (ROOT / "lb" / "nginx.conf").read_text()
+    nginx = (ROOT / "lb" / "site" / "nginx.conf").read_text()
     assert (
         re.search(r"^\s*proxy_read_timeout (\d+(?:\.\d+)?)s;", nginx, re.M).group(1)
         == f"{NGINX_REPLICA_WAIT:g}"

@@ -4,7 +4,7 @@ import os
 import re
 from dataclasses import dataclass, field, fields
 
-# nginx's wait for a replica's answer (lb/nginx.conf's proxy_read_timeout, which a test holds to
+# nginx's wait for a replica's answer (lb/site/nginx.conf's proxy_read_timeout, which a test holds to
 # this): a replica must answer, a 503 at worst, before nginx gives up on it.
 NGINX_REPLICA_WAIT = 1.0
 
@@ -22,7 +22,8 @@ class Settings:
     # The app: one Redis at REDIS_URL, or (sentinel) the primary that the sentinels name.
     REDIS_MODE: str = setting("single", choices=("single", "sentinel"))
     REDIS_URL: str = setting("redis://redis:6379/0")
-    REDIS_SENTINELS: str = setting("sentinel-1:26379,sentinel-2:26379,sentinel-3:26379")
+    # Sentinel mode: every sentinel's host:port (the scripts derive it from docker-compose.yml).
+    REDIS_SENTINELS: str = setting("")
     REDIS_PRIMARY_NAME: str = setting("counter")  # the sentinels' name for the primary
     REDIS_USERNAME: str = setting("")
     REDIS_PASSWORD_FILE: str = setting("")
@@ -34,7 +35,7 @@ class Settings:
     # Each try's name lookup, connect and reply: at most this many seconds each.
     REDIS_TIMEOUT: float = setting(0.2, minimum=0.01)
     # A request's whole time with Redis, its tries and the pauses between them together: shorter
-    # than nginx's wait for a replica (lb/nginx.conf), so a replica answers (a 503) before it.
+    # than nginx's wait for a replica (lb/site/nginx.conf), so a replica answers (a 503) before it.
     REDIS_BUDGET: float = setting(0.75, minimum=0.02)
     # A starting worker waits this long for Redis to answer before it serves (503s until it can);
     # under gunicorn's worker timeout (30 s), which would end a worker still starting.
@@ -97,6 +98,10 @@ def parse(spec, raw):
 
 def sentinel_addresses(text):
     """[(host, port)] of a REDIS_SENTINELS list: host:port, separated by commas."""
+    if not text.strip():
+        raise SettingsError(
+            "REDIS_SENTINELS is empty: under REDIS_MODE=sentinel it lists every sentinel's host:port"
+        )
     addresses = []
     for item in text.split(","):
         host, _, port = item.strip().rpartition(":")
