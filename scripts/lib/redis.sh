@@ -113,12 +113,14 @@ quorum_whole() {
 
 # Whether a sentinel sees an instance or another sentinel as it is when all is well: a replica
 # answering its pings with its link to the primary up, a sentinel answering and saying hello
-# (every 2 s): sees_up REACH SENTINEL NAME
+# (every 2 s); and, with WITHIN (ms), having heard from it within that long:
+# sees_up REACH SENTINEL NAME [WITHIN]
 sees_up() {
   local kind=REPLICAS want=slave
   if is_sentinel "$3"; then kind=SENTINELS want=sentinel; fi
-  known "$1" "$2" "$kind" | awk -v name="$3" -v want="$want" '
-    $1 == name && $2 == want && $3 < 1500 && ($4 == "ok" || ($4 ~ /^[0-9]+$/ && $4 < 2500)) { found = 1 }
+  known "$1" "$2" "$kind" | awk -v name="$3" -v want="$want" -v within="${4:-1500}" '
+    $1 == name && $2 == want && $3 < 1500 && $3 < within + 0 \
+      && ($4 == "ok" || ($4 ~ /^[0-9]+$/ && $4 < 2500 && $4 < within + 0)) { found = 1 }
     END { exit !found }'
 }
 
@@ -174,16 +176,18 @@ among() { local name=$1; shift; [[ " $* " == *" $name "* ]]; }
 
 # Replace one member, and wait until it is back as it was before: replace_member REACH REPLACE NAME
 replace_member() {
-  local deadline=$((SECONDS + 90))
+  local deadline=$((SECONDS + 90)) replaced
   "$2" "$3"
-  until member_back "$1" "$3"; do
+  replaced=$(date +%s%3N)
+  until member_back "$1" "$3" "$replaced"; do
     (( SECONDS < deadline )) || die "$3 was not back within 90 s after it was replaced (see 'make logs')"
     sleep 0.5
   done
 }
 
-# Whether a member is back: a sentinel that counts every sentinel usable, or a replica in sync;
-# seen up by every other sentinel, and increments acknowledged again: member_back REACH NAME
+# Whether a member replaced at REPLACED (ms since the epoch) is back: a sentinel that counts every
+# sentinel usable, or a replica in sync; seen up, since then, by every other sentinel; and
+# increments acknowledged again: member_back REACH NAME REPLACED
 member_back() {
   local reach=$1 name=$2 sentinel replicas=${REDIS_ACK_REPLICAS:-1}
   if is_sentinel "$name"; then
@@ -193,7 +197,7 @@ member_back() {
     [ "$(replication "$reach" "$name" master_sync_in_progress)" = 0 ] || return 1
   fi
   for sentinel in "${SENTINELS[@]}"; do
-    [ "$sentinel" = "$name" ] || sees_up "$reach" "$sentinel" "$name" || return 1
+    [ "$sentinel" = "$name" ] || sees_up "$reach" "$sentinel" "$name" $(($(date +%s%3N) - $3)) || return 1
   done
   (( replicas == 0 )) || [ "$(acknowledged_on "$reach" "$replicas")" = "$replicas" ]
 }

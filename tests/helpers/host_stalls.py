@@ -7,7 +7,7 @@ Compose a Redis call's (REDIS_BUDGET, 0.75 s); shorter stalls are the stack's to
 
 A thread writes and fsyncs a small file every 50 ms, on the disk of the project's folder (the
 containers' volumes are on the same disk here and in CI), and records each round that took longer
-than ACKNOWLEDGEMENT_WAIT beyond its sleep."""
+than REDIS_TRY (a Redis try's budget, REDIS_TIMEOUT) beyond its sleep."""
 
 import os
 import tempfile
@@ -20,7 +20,7 @@ from helpers.support import ROOT
 
 # The web tier's default budgets (web/counter/settings.py), in seconds: a Redis try, which bounds
 # an acknowledgement's wait for a replica (the shortest), and a request's Redis calls together.
-ACKNOWLEDGEMENT_WAIT = Settings().REDIS_TIMEOUT
+REDIS_TRY = Settings().REDIS_TIMEOUT
 REDIS_BUDGET = Settings().REDIS_BUDGET
 # s: how long after a stall its effects can still show: nginx answers within 4.5 s whatever fails
 AFTERMATH = 5.0
@@ -56,7 +56,7 @@ class StallWatch:
                 os.fsync(probe.fileno())
                 time.sleep(INTERVAL)
                 ended = time.monotonic()
-                if ended - began > INTERVAL + ACKNOWLEDGEMENT_WAIT:
+                if ended - began > INTERVAL + REDIS_TRY:
                     self.stalls.append((began, ended))
 
 

@@ -9,23 +9,16 @@ import uuid
 
 import exactness
 from helpers import load_client
+from helpers.redis_group import RedisGroup, read_topology
 from helpers.support import ROOT, free_port
 
 PREFIX = "counter-e2e-"
-# redis-cli as Redis's admin, inside a Redis container (which has the secret): ADMIN_CLI + its arguments
-ADMIN_CLI = [
-    "sh",
-    "-c",
-    'REDISCLI_AUTH="$(cat /run/secrets/redis_admin_password)" '
-    'exec redis-cli --no-auth-warning --user admin "$@"',
-    "redis-cli",
-]
 
 
 def free_back_network():
     """Three octets of a /24 that Docker takes for a new network now (each stack needs its own)."""
     return subprocess.run(
-        ["bash", "-c", "source scripts/lib.sh && free_network 10.210"],
+        ["bash", "-c", "source scripts/lib/checks.sh; source scripts/lib/compose.sh; free_network 10.210"],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -120,33 +113,34 @@ class Stack:
 
         return outage
 
+    @property
+    def redis(self):
+        """The Redis group (helpers/redis_group.py), reached with `docker compose exec`."""
+
+        def run_in(service, argv, check):
+            return self.compose("exec", "-T", service, *argv, check=check).stdout
+
+        return RedisGroup(read_topology(self.env, self.tree), run_in)
+
+    def compose_up_build(self, *args):
+        """Compose's own `up --detach --build`, as a user would run it (with the sentinels' list
+        that make gives): the way to ship a change that `make up` is measured against."""
+        sentinels = ",".join(self.redis.topology.addresses("sentinel", "sentinel"))
+        env = ["env", "COMPOSE_BAKE=false", f"REDIS_SENTINELS={sentinels}"]
+        profile = ["--profile", "sentinel"] if self.env["REDIS_MODE"] == "sentinel" else []
+        return [*env, "docker", "compose", *profile, "up", "--detach", "--build", *args]
+
     def redis_cli(self, service, *args, check=True):
         """redis-cli as Redis's admin user, in the service's container: its output, stripped."""
-        done = self.compose("exec", "-T", service, *ADMIN_CLI, *args, check=check)
-        return done.stdout.strip()
+        return self.redis.cli(service, *args, check=check)
 
     def replication(self, service):
-        """INFO replication of a Redis service, as a dict (empty while it does not answer)."""
-        lines = self.redis_cli(service, "INFO", "replication", check=False).splitlines()
-        return dict(line.split(":", 1) for line in lines if ":" in line)
+        return self.redis.replication(service)
 
-    def primary(self, ask="redis"):
-        """The Redis service the sentinels name primary (asked from the Redis service `ask`)."""
-        for sentinel in ("sentinel-1", "sentinel-2", "sentinel-3"):
-            answer = self.redis_cli(
-                ask,
-                "-h",
-                sentinel,
-                "-p",
-                "26379",
-                "SENTINEL",
-                "get-master-addr-by-name",
-                "counter",
-                check=False,
-            )
-            if answer.split("\n")[0] in ("redis", "redis-2", "redis-3"):
-                return answer.split("\n")[0]
-        raise AssertionError("no sentinel names a primary")
+    def primary(self, ask=None):
+        """The instance the sentinels name primary (asked from instance `ask`, else the first)."""
+        group = self.redis
+        return group.primary(via=ask or group.instances[0])
 
     def container(self, service):
         (container,) = self.compose("ps", "--all", "--quiet", service).stdout.split()

@@ -91,16 +91,20 @@ def test_gunicorn_refuses_a_bad_setting_in_one_line_before_starting():
     assert done.stderr.strip() == "web: GUNICORN_WORKERS must be a whole number, got 'many'"
 
 
+SENTINELS = "sentinel-1:26379,sentinel-2:26379,sentinel-3:26379"
+
+
 def shown_in_env_example():
     """{NAME: value} of every `# NAME=value` line in .env.example."""
     text = (ROOT / ".env.example").read_text()
     return dict(re.findall(r"^# ([A-Z_]+)=(.*)$", text, re.M))
 
 
-# Read by the scripts (scripts/lib.sh), with their default there.
+# Read by the scripts (scripts/lib/checks.sh), with their default there.
 READ_BY_SCRIPTS = {"MAX_SCALE"}
 # Set by the scripts for each run, not by users.
-SET_BY_SCRIPTS = {"HOST_USER", "LOCUST_REPORT", "LOCUST_MASTER", "MAX_FAIL_RATIO"}
+# REDIS_SENTINELS is derived from docker-compose.yml's sentinels (scripts/topology.py).
+SET_BY_SCRIPTS = {"HOST_USER", "LOCUST_REPORT", "LOCUST_MASTER", "MAX_FAIL_RATIO", "REDIS_SENTINELS"}
 
 
 def test_env_example_names_every_variable_with_its_real_default():
@@ -115,7 +119,7 @@ def test_env_example_names_every_variable_with_its_real_default():
         elif name in app_defaults:
             assert value == app_defaults[name], f"{name}: .env.example shows {value!r}"
         elif name in READ_BY_SCRIPTS:
-            assert f"${{{name}:-{value}}}" in (ROOT / "scripts" / "lib.sh").read_text(), name
+            assert f"${{{name}:-{value}}}" in (ROOT / "scripts" / "lib" / "checks.sh").read_text(), name
         else:
             assert name in compose_defaults, f"{name} is in .env.example but nothing reads it"
     assert set(compose_defaults) - SET_BY_SCRIPTS <= set(shown)
@@ -127,12 +131,16 @@ def test_env_example_names_every_variable_with_its_real_default():
         ({"REDIS_MODE": "cluster"}, "REDIS_MODE must be one of single, sentinel, got 'cluster'"),
         ({"REDIS_ACK_REPLICAS": "3"}, "REDIS_ACK_REPLICAS must be at most 2, got '3'"),
         (
+            {"REDIS_MODE": "sentinel"},
+            "REDIS_SENTINELS is empty: under REDIS_MODE=sentinel it lists every sentinel's host:port",
+        ),
+        (
             {"REDIS_MODE": "sentinel", "REDIS_SENTINELS": "sentinel-1:26379,sentinel-2"},
             "REDIS_SENTINELS must list host:port pairs separated by commas, "
             "got 'sentinel-1:26379,sentinel-2'",
         ),
         (
-            {"REDIS_MODE": "sentinel", "REDIS_ACK_TIMEOUT": "0.1"},
+            {"REDIS_MODE": "sentinel", "REDIS_SENTINELS": SENTINELS, "REDIS_ACK_TIMEOUT": "0.1"},
             "REDIS_ACK_TIMEOUT must be under half of REDIS_TIMEOUT (WAIT and WAITAOF answer within one "
             "reply), got 0.1 and 0.2",
         ),
@@ -154,7 +162,8 @@ def test_sentinels_are_read_as_host_and_port():
     "env, message",
     [
         (
-            {"REDIS_BUDGET": "0.9", "REDIS_TIMEOUT": "0.2", "REDIS_MODE": "sentinel"},
+            {"REDIS_BUDGET": "0.9", "REDIS_TIMEOUT": "0.2", "REDIS_MODE": "sentinel"}
+            | {"REDIS_SENTINELS": SENTINELS},
             "REDIS_BUDGET must leave a replica time to answer within nginx's 1 s wait for it, "
             "got a request's worst of 1.1 s",
         ),

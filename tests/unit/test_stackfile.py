@@ -27,6 +27,7 @@ def config(tmp_path):
         "name": "counter",
         "services": {
             "redis": {**hardened, **limits, "build": {"context": "redis"}, "user": "redis", "tmpfs": ["/tmp"],
+                      "command": ["start-redis"],
                       "volumes": [{"type": "volume", "source": "redis-data", "target": "/data"}]},
             "web": {**hardened, **limits, "build": {"context": "web"}, "init": True, "tmpfs": ["/tmp"],
                     "depends_on": {"redis": {"condition": "service_healthy"}}, "stop_grace_period": "15s",
@@ -47,7 +48,8 @@ def test_services_run_the_built_images_found_by_dns_with_what_swarm_cannot_read_
     assert stack["version"] == "3.9" and "name" not in stack
     for name, service in stack["services"].items():
         assert service["image"] == IMAGES[name]
-        assert not {"build", "depends_on", "restart", "security_opt", "tmpfs", "command"} & set(service)
+        assert not {"build", "depends_on", "restart", "security_opt", "tmpfs"} & set(service)
+        assert service.get("command") == (["start-redis"] if name == "redis" else None)
         assert service["read_only"] is True and service["cap_drop"] == ["ALL"]
         assert service["deploy"]["endpoint_mode"] == "dnsrr"
         assert service["deploy"]["resources"] == {"limits": {"cpus": "0.5", "memory": "268435456"}}
@@ -90,16 +92,20 @@ def test_under_sentinel_each_instance_and_its_sentinel_live_on_their_nodes_by_na
     redis.update(
         networks={"back": {"ipv4_address": "10.210.0.11"}}, extra_hosts=["redis-2=10.210.0.12"], profiles=None
     )
-    for name in ("redis-2", "redis-3", "sentinel-1", "sentinel-2", "sentinel-3"):
+    for name in ("redis-2", "redis-3"):
         config["services"][name] = {**redis, "profiles": ["sentinel"]}
+    for name in ("sentinel-1", "sentinel-2", "sentinel-3"):
+        config["services"][name] = {
+            **redis, "profiles": ["sentinel"], "command": ["start-sentinel"],
+            "environment": {"REDIS_FIRST_PRIMARY": "redis", "REDIS_PRIMARY_NAME": "counter"},
+        }  # fmt: skip
     services = stack_file(config, "counter", IMAGES, replicas=2)["services"]
-    for n, label in ((1, "counter.redis"), (2, "counter.redis-2"), (3, "counter.redis-3")):
-        instance = services["redis" if n == 1 else f"redis-{n}"]
-        for service in (instance, services[f"sentinel-{n}"]):
-            assert service["deploy"]["placement"] == {"constraints": [f"node.labels.{label} == true"]}
-            assert service["image"] == IMAGES["redis"]  # one image for every instance and sentinel
-            assert service["networks"] == ["back"]  # no fixed address: Swarm names them
-            assert not {"extra_hosts", "profiles"} & set(service)
+    for name in ("redis", "redis-2", "redis-3", "sentinel-1", "sentinel-2", "sentinel-3"):
+        service = services[name]
+        assert service["deploy"]["placement"] == {"constraints": [f"node.labels.counter.{name} == true"]}
+        assert service["image"] == IMAGES["redis"]  # one image for every instance and sentinel
+        assert service["networks"] == ["back"]  # no fixed address: Swarm names them
+        assert not {"extra_hosts", "profiles"} & set(service)
 
 
 def test_a_compose_setting_it_does_not_know_is_refused_not_dropped(config):

@@ -1,0 +1,70 @@
+"""The Redis group of a stack, as scripts/lib/redis.sh sees it: the instances and sentinels that
+docker-compose.yml declares (scripts/topology.py), redis-cli as Redis's admin on one of them,
+and which instance is the primary. How to run a command in a service's container is passed in
+(Compose or a Swarm node), as the scripts pass theirs."""
+
+import json
+import subprocess
+import sys
+
+from helpers.support import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from topology import INSTANCE_PORT, SENTINEL_PORT, Topology  # noqa: E402
+
+# redis-cli as Redis's admin, inside a Redis container (which has the secret): ADMIN_CLI + its arguments
+ADMIN_CLI = [
+    "sh",
+    "-c",
+    'REDISCLI_AUTH="$(cat /run/secrets/redis_admin_password)" '
+    'exec redis-cli --no-auth-warning --user admin "$@"',
+    "redis-cli",
+]
+
+
+def read_topology(env=None, tree=ROOT):
+    """The topology that docker-compose.yml in `tree` declares (with `env`'s settings)."""
+    config = subprocess.run(
+        ["docker", "compose", "--profile", "sentinel", "config", "--format", "json"],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return Topology(json.loads(config))
+
+
+class RedisGroup:
+    """`run_in(service, argv, check)` runs argv in the service's container and returns its
+    standard output, or "" (with check=False) where the service has no running container."""
+
+    def __init__(self, topology, run_in):
+        self.topology = topology
+        self.run_in = run_in
+        self.instances = topology.instances
+        self.sentinels = topology.sentinels
+
+    def cli(self, service, *args, check=True):
+        """redis-cli as the admin in the service's own container: its output, stripped."""
+        return self.run_in(service, [*ADMIN_CLI, *args], check).strip()
+
+    def ask(self, via, name, *args, check=True):
+        """redis-cli as the admin on instance or sentinel `name`, from the container of `via`."""
+        port = SENTINEL_PORT if name in self.sentinels else INSTANCE_PORT
+        return self.cli(via, "-h", name, "-p", str(port), *args, check=check)
+
+    def replication(self, service):
+        """INFO replication of an instance, as a dict (empty while it does not answer)."""
+        lines = self.cli(service, "INFO", "replication", check=False).splitlines()
+        return dict(line.split(":", 1) for line in lines if ":" in line)
+
+    def primary(self, via):
+        """The instance the first sentinel that answers names primary (asked from `via`)."""
+        for sentinel in self.sentinels:
+            answer = self.ask(
+                via, sentinel, "SENTINEL", "get-master-addr-by-name", self.topology.primary_name, check=False
+            )
+            if answer.split("\n")[0] in self.instances:
+                return answer.split("\n")[0]
+        raise AssertionError("no sentinel names a primary")
