@@ -11,8 +11,10 @@ from redis import exceptions as redis_errors
 
 
 class NotAcknowledged(redis_errors.ConnectionError):
-    """The step may have run, but too few replicas confirmed it in time: an outage, answered 503.
-    A retry with the same key answers the same count once the replicas confirm it."""
+    """The primary answered, but the step is not acknowledged: it refused it whole (NOREPLICAS: too
+    few replicas in sync, or it is handing over to another), or too few replicas confirmed it in
+    time. Asked again within the budget, then answered 503; a retry with the same key answers the
+    same count once the replicas confirm it."""
 
 
 class Acknowledgement:

@@ -67,9 +67,21 @@ class BoundedLookup(Connection):
         return cls.last_found[host, port]
 
 
+class Demoted(redis_errors.ConnectionError):
+    """The instance written to answered READONLY: it is a replica now, after a switch of the
+    primary. The connection is closed, so the next try asks the sentinels again."""
+
+
 class PrimaryConnection(BoundedLookup, SentinelManagedConnection):
     """A connection to the primary the sentinels name (asked again at every reconnect; a demoted
-    primary's READONLY becomes a ConnectionError), with its name lookup bounded as above."""
+    primary's READONLY closes it, as Demoted), with its name lookup bounded as above."""
+
+    def read_response(self, *args, **kwargs):
+        try:
+            return Connection.read_response(self, *args, **kwargs)
+        except redis_errors.ReadOnlyError:
+            self.disconnect()
+            raise Demoted(f"{self.host}:{self.port} is a replica now: the primary was switched") from None
 
 
 class Sentinels(Sentinel):
@@ -122,6 +134,10 @@ class Sentinels(Sentinel):
             return f"watches no primary named {service_name!r}"
         if not state["is_master"] or state["is_sdown"] or state["is_odown"]:
             return f"sees the primary {state['ip']}:{state['port']} down"
+        # The sentinel that runs a failover names the old primary until the failover ends, with
+        # the new epoch already; the others learn the new primary as soon as it is promoted.
+        if "failover_in_progress" in state["flags"].split(","):
+            return f"is replacing the primary {state['ip']}:{state['port']}"
         if state["num-other-sentinels"] < self.min_other_sentinels:
             return "sees no other sentinel (no quorum)"
         return None

@@ -40,6 +40,13 @@ OUTAGES = (redis_errors.ConnectionError, redis_errors.TimeoutError)
 # that broke when Redis restarted), then short pauses, so that a thread is not held for long
 # while Redis is down (every request then gets its 503 quickly; nginx tries another replica).
 BACKOFF = (0.0, 0.05, 0.1, 0.2)
+# Redis answered, but did not take the write: the primary refused it whole (NOREPLICAS: it is
+# handing over to another in a planned switch, or has no replica in sync) or no replica confirmed
+# it in time, or it was demoted (READONLY) and the sentinels are asked again. Once a call met one,
+# Redis is up and quick: it is asked again every REFUSAL_PAUSE while the budget leaves room for
+# one step (REDIS_TIMEOUT), whatever fails next, and no hold-off follows.
+REFUSALS = (acknowledgement.NotAcknowledged, redis_client.Demoted)
+REFUSAL_PAUSE = 0.05
 # After a call ran out of its budget, the process's calls answer 503 at once for this long rather
 # than each spend a budget on a Redis that is down: threads stay free, and nginx's passes to the
 # other replicas are quick. Then the next call tries Redis again.
@@ -56,6 +63,7 @@ class CounterStore:
     def __init__(self, client, window, timeout, budget, acknowledged_by=None):
         self.client = client
         self.window = window
+        self.timeout = timeout
         self.worst_try = 3 * timeout
         self.budget = budget
         self.acknowledged_by = acknowledged_by  # an acknowledgement.Acknowledgement, or None
@@ -73,16 +81,24 @@ class CounterStore:
 
     def tries(self, call):
         deadline = time.monotonic() + self.budget
+        answered = False  # whether Redis refused a try during this call: it is up, and quick
         for attempt in itertools.count():
             try:
                 return call()
             except redis_errors.AuthenticationError:
                 raise
-            except OUTAGES as error:
-                pause = BACKOFF[min(attempt, len(BACKOFF) - 1)]
-                if time.monotonic() + pause + self.worst_try > deadline:
-                    self.down_until = time.monotonic() + HOLD_OFF
-                    self.last_outage = error
+            except (*REFUSALS, *OUTAGES) as error:
+                refused = isinstance(error, REFUSALS)
+                answered = answered or refused
+                if answered:
+                    # a refusal's retry is on the same connection, or a quick new one
+                    pause, next_try = REFUSAL_PAUSE, 0.0 if refused else self.timeout
+                else:
+                    pause, next_try = BACKOFF[min(attempt, len(BACKOFF) - 1)], self.worst_try
+                if time.monotonic() + pause + next_try > deadline:
+                    if not answered:
+                        self.down_until = time.monotonic() + HOLD_OFF
+                        self.last_outage = error
                     raise
                 time.sleep(pause)
 
