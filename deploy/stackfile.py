@@ -161,14 +161,15 @@ def image_of(name, spec, images):
     return images.get(name) or images.get(context)
 
 
-def stack_file(config, stack, images, replicas):
-    """The stack file for `config` (Compose's JSON): `images` by service, `replicas` of web."""
+def stack_file(config, stack, images, replicas, omit=()):
+    """The stack file for `config` (Compose's JSON): `images` by service, `replicas` of web; the
+    services in `omit` left out (`docker stack deploy` without --prune leaves them as they run)."""
     missing = {name for name, spec in config["services"].items() if not image_of(name, spec, images)}
     if missing:
         raise StackFileError(f"no image for {', '.join(sorted(missing))}")
     topology = Topology(config)
     group = {*topology.instances, *topology.sentinels}
-    return {
+    out = {
         "version": VERSION,
         "services": {
             name: service(name, spec, image_of(name, spec, images), replicas if name == "web" else 1, group)
@@ -194,6 +195,25 @@ def stack_file(config, stack, images, replicas):
             for path, target in mounted_files(mount)
         },
     }
+    for spec in out["services"].values():
+        spec["deploy"]["labels"] = {SPEC_LABEL: spec_digest(spec, out)}
+    out["services"] = {name: spec for name, spec in out["services"].items() if name not in omit}
+    return out
+
+
+# A service's label with a digest of its definition, its secrets' and configs' names (their
+# content) included and its replicas left out: `make deploy` tells by it which services change.
+SPEC_LABEL = "counter.spec"
+
+
+def spec_digest(spec, stack):
+    definition = {
+        **spec,
+        "deploy": {k: v for k, v in spec["deploy"].items() if k not in ("replicas", "labels")},
+        "secret_names": [stack["secrets"][s["source"]]["name"] for s in spec.get("secrets", [])],
+        "config_names": [stack["configs"][c["source"]]["name"] for c in spec.get("configs", [])],
+    }
+    return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def main(argv=None):
@@ -201,11 +221,12 @@ def main(argv=None):
     parser.add_argument("--stack", required=True)
     parser.add_argument("--replicas", type=int, required=True, help="web replicas")
     parser.add_argument("--image", action="append", default=[], metavar="SERVICE=IMAGE")
+    parser.add_argument("--omit", action="append", default=[], metavar="SERVICE", help="left as it runs")
     args = parser.parse_args(argv)
     try:
         images = dict(pair.split("=", 1) for pair in args.image)
         config = json.load(sys.stdin)
-        print(json.dumps(stack_file(config, args.stack, images, args.replicas), indent=2))
+        print(json.dumps(stack_file(config, args.stack, images, args.replicas, args.omit), indent=2))
     except (StackFileError, TopologyError, OSError, ValueError, KeyError) as error:
         print(f"stackfile: {error}", file=sys.stderr)
         return 1

@@ -43,12 +43,14 @@ tag_of() {
   case "$1" in web | lb) echo "${tags[$1]:-}" ;; *) echo "${tags[redis]:-}" ;; esac
 }
 
-# Wait until every service of the stack runs all its tasks (replicas, or one per eligible node)
-# of the deployed image, or say why not.
+# Wait until each service of the stack (or each named) runs all its tasks (replicas, or one per
+# eligible node) of its current definition, or say why not: wait_converged [SERVICE...]
 wait_converged() {
-  local deadline=$((SECONDS + timeout)) name service want image state running deployed
-  for name in $(docker stack services --format '{{.Name}}' "$stack"); do
-    service=${name#"${stack}_"}
+  local deadline=$((SECONDS + timeout)) name service image state want running deployed
+  local names=("$@")
+  [ ${#names[@]} -gt 0 ] || mapfile -t names < <(docker stack services --format '{{.Name}}' "$stack" | sed "s/^${stack}_//")
+  for service in "${names[@]}"; do
+    name=${stack}_$service
     deployed=$(tag_of "$service")
     while :; do
       read -r image state < <(docker service inspect "$name" --format \
@@ -59,8 +61,7 @@ wait_converged() {
           "$name" --format '{{.UpdateStatus.Message}}'))"
       fi
       want=$(docker service ls --filter "name=$name" --format '{{.Name}} {{.Replicas}}' | awk -v n="$name" '$1 == n { split($2, r, "/"); print r[2] }')
-      running=$(docker service ps "$name" --filter desired-state=running --format '{{.CurrentState}}|{{.Image}}' \
-        | grep -c "^Running .*|${image}\$" || true)
+      running=$(current_tasks "$name")
       if [ "$running" = "$want" ] && [[ $state != updating && $state != rollback_started ]]; then break; fi
       if (( SECONDS >= deadline )); then
         docker service ps "$name" --no-trunc --format '{{.Name}} on {{.Node}}: {{.CurrentState}} {{.Error}}' | head -n 8 >&2
@@ -69,6 +70,21 @@ wait_converged() {
       sleep 1
     done
   done
+}
+
+# How many of a service's tasks run its current definition (what the container runs, with which
+# settings, secrets, configs and mounts; Swarm fills in defaults on the service's copy only, so
+# the whole of it would never match): current_tasks NAME
+current_tasks() {
+  local task spec count=0
+  local fields='{{.Image}} {{json .Env}} {{json .Args}} {{json .Secrets}} {{json .Configs}} {{json .Mounts}}'
+  spec=$(docker service inspect "$1" --format "{{with .Spec.TaskTemplate.ContainerSpec}}$fields{{end}}")
+  for task in $(docker service ps "$1" --filter desired-state=running --quiet); do
+    [ "$(docker inspect "$task" --format '{{.Status.State}}')" = running ] || continue
+    [ "$(docker inspect "$task" --format "{{with .Spec.ContainerSpec}}$fields{{end}}")" = "$spec" ] || continue
+    count=$((count + 1))
+  done
+  echo "$count"
 }
 
 # The web replicas running now, by the names they answer with (their containers' short ids).
@@ -109,7 +125,7 @@ place_one() {
   if [ -z "$node" ]; then
     node=$2
     docker node update --label-add "counter.$1=true" "$node" >/dev/null
-    say "Redis's $1 runs on node $(docker node inspect --format '{{.Description.Hostname}}' "$node") (label counter.$1=true)"
+    say "Redis's $1 runs on node $(docker node inspect --format '{{.Description.Hostname}}' "$node") (label counter.$1=true)"  >&2
   fi
   echo "$node"
 }
@@ -137,17 +153,8 @@ labelled() {
   done
 }
 
-# How make deploy reaches the Redis group (scripts/lib/redis.sh): redis-cli as the admin in a
-# one-off container on the stack's back network: swarm_reach HOST PORT [redis-cli's arguments]
-swarm_reach() {
-  local host=$1 port=$2
-  shift 2
-  docker run --rm -i --network "${stack}_back" --env "REDISCLI_AUTH=$(cat secrets/redis_admin_password)" \
-    "${tags[redis]}" redis-cli --no-auth-warning --user admin -h "$host" -p "$port" "$@"
-}
-
 deploy() {
-  local scale registry=${REGISTRY:-} service work resolve=never nodes
+  local scale registry=${REGISTRY:-} service resolve=never nodes address
   web_replicas "$DEFAULT_SCALE"
   [ -z "$registry" ] || check_pattern REGISTRY "$registry" '^[A-Za-z0-9.-]+:[0-9]+$' "a registry's host:port, such as 127.0.0.1:5000"
   require_swarm
@@ -165,10 +172,11 @@ deploy() {
   fi
 
   scripts/secrets.sh >/dev/null
+  load_topology
   say "building the images"
-  COMPOSE_PROJECT_NAME=$stack build_or_explain "building the images" build
+  COMPOSE_PROJECT_NAME=$stack timed "images built" build_or_explain "building the images" build
   declare -gA tags=()
-  local args=()
+  images=()
   for service in redis web lb; do
     tags[$service]=$(content_tag "$service")
     docker tag "$stack-$service" "${tags[$service]}"
@@ -177,27 +185,111 @@ deploy() {
       quietly "pushing ${tags[$service]}" docker push "${tags[$service]}"
       resolve=always
     fi
-    args+=(--image "$service=${tags[$service]}")
+    images+=(--image "$service=${tags[$service]}")
   done
 
   place
   work=$(mktemp -d)
-  # shellcheck disable=SC2064  # the folder is known now
-  trap "rm -rf '$work'" EXIT
+  trap leave EXIT
   compose config --format json >"$work/compose.json"
-  python3 deploy/stackfile.py --stack "$stack" --replicas "$scale" "${args[@]}" <"$work/compose.json" >"$work/stack.json" \
-    || die "could not make the stack file"
+  omitted=()
+  plan
+  if [ ${#omitted[@]} -gt 0 ]; then
+    say "deploying stack $stack: $scale web replicas; the Redis group's changes next, one at a time"
+    stack_deploy
+    # shellcheck disable=SC2046  # one argument per service
+    timed "the rest deployed" wait_converged $(deployed_services)
+    start_reach
+    roll_redis_group swarm_reach swarm_replace "${omitted[@]}"
+  fi
   say "deploying stack $stack: $scale web replicas"
-  quietly "docker stack deploy" docker stack deploy --prune --resolve-image "$resolve" --with-registry-auth \
-    --compose-file "$work/stack.json" "$stack"
-  wait_converged
-  local address
+  omitted=()
+  stack_deploy --prune
+  timed "stack converged" wait_converged
   address=$(swarm_lb_address)
   wait_ready "$address" 60
   # shellcheck disable=SC2046  # one argument per replica
   wait_served_by_all "$address" $(running_replicas)
+  start_reach
   wait_redis_group swarm_reach 120
   say "stack $stack is up: http://$address/  ($scale replicas; Redis: $REDIS_MODE)"
+}
+
+# The stack file, but for the services in `omitted`, deployed: stack_deploy [--prune]
+stack_deploy() {
+  write_stack_file
+  quietly "docker stack deploy" docker stack deploy "$@" --resolve-image "$resolve" --with-registry-auth \
+    --compose-file "$work/stack.json" "$stack"
+}
+
+# The stack file, without the services in `omitted`, in the work folder.
+write_stack_file() {
+  local omit=() service
+  for service in "${omitted[@]}"; do omit+=(--omit "$service"); done
+  python3 deploy/stackfile.py --stack "$stack" --replicas "$scale" "${images[@]}" "${omit[@]}" \
+    <"$work/compose.json" >"$work/stack.json" || die "could not make the stack file"
+}
+
+# The services of the stack file last deployed.
+deployed_services() { python3 -c 'import json, sys; print("\n".join(json.load(sys.stdin)["services"]))' <"$work/stack.json"; }
+
+# What this deploy replaces, and why, in the order it does it: every service whose definition
+# (stackfile.py's counter.spec label) differs from the running one's. The Redis group's changed
+# members go into `omitted`, to be rolled one at a time after the rest.
+plan() {
+  local service want have image old reason changed=()
+  write_stack_file
+  while read -r service want image; do
+    docker service inspect "${stack}_$service" >/dev/null 2>&1 || continue   # new: nothing to replace
+    read -r have old < <(docker service inspect "${stack}_$service" --format \
+      '{{index .Spec.Labels "counter.spec"}} {{.Spec.TaskTemplate.ContainerSpec.Image}}')
+    [ "$have" != "$want" ] || continue
+    reason="its settings changed"
+    [ "${old%@*}" = "$image" ] || reason="its image changed (${old%@*} -> $image)"
+    if among "$service" "${INSTANCES[@]}" "${SENTINELS[@]}" && [ "$REDIS_MODE" = sentinel ]; then
+      omitted+=("$service")
+      changed+=("$service: $reason; replaced one at a time (sentinels, replicas, a planned switch, the old primary)")
+    elif [ "$service" = web ]; then
+      changed+=("web: $reason; replaced one task at a time, new first")
+    else
+      changed+=("$service: $reason; replaced (stop first)")
+    fi
+  done < <(python3 -c 'import json, sys
+for name, spec in json.load(sys.stdin)["services"].items():
+    print(name, spec["deploy"]["labels"]["counter.spec"], spec["image"])' <"$work/stack.json")
+  if [ ${#changed[@]} -eq 0 ]; then
+    docker service inspect "${stack}_web" >/dev/null 2>&1 && say "nothing changed: no service is replaced"
+    return 0
+  fi
+  say "shipping ${#changed[@]} changes:"
+  local line
+  for line in "${changed[@]}"; do say "  $line"; done
+  # The group's members in the order roll_redis_group replaces them.
+  mapfile -t omitted < <(for service in "${SENTINELS[@]}" "${INSTANCES[@]}"; do among "$service" "${omitted[@]}" && echo "$service"; done)
+}
+
+# A member of the Redis group replaced on Swarm: deployed with its new definition (the others
+# still omitted as they run), and running it: swarm_replace NAME
+swarm_replace() {
+  local service left=()
+  for service in "${omitted[@]}"; do [ "$service" = "$1" ] || left+=("$service"); done
+  omitted=("${left[@]}")
+  stack_deploy
+  wait_converged "$1"
+}
+
+# How make deploy reaches the Redis group (scripts/lib/redis.sh): a container of the Redis image
+# on the stack's back network, with the admin's password, made once and removed on exit.
+start_reach() {
+  reach_container=${reach_container:-$(docker run --detach --rm --network "${stack}_back" \
+    --env "REDISCLI_AUTH=$(cat secrets/redis_admin_password)" --entrypoint sleep "${tags[redis]}" infinity)} \
+    || die "could not start a container on the stack's back network to reach Redis"
+}
+swarm_reach() { docker exec -i "$reach_container" "$@"; }
+
+leave() {
+  rm -rf "$work"
+  [ -z "${reach_container:-}" ] || docker rm --force "$reach_container" >/dev/null 2>&1 || true
 }
 
 # Where to reach a load balancer, HOST:PORT: this host when one runs on this engine's node, else
@@ -222,7 +314,7 @@ scale() {
   say "scaling ${stack}_web to $scale replicas"
   quietly "scaling ${stack}_web" docker service scale --detach "${stack}_web=$scale"
   declare -gA tags=()
-  wait_converged
+  wait_converged web
   # shellcheck disable=SC2046  # one argument per replica
   wait_served_by_all "$(swarm_lb_address)" $(running_replicas)
   say "web now has $scale running replicas, each one serving"

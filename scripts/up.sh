@@ -1,16 +1,31 @@
 #!/usr/bin/env bash
 # Builds and starts the stack with SCALE web replicas, waits until it answers, prints the URL.
+# On a running stack it ships what changed, serving throughout (scripts/lib/rollout.sh): an
+# unchanged stack is left as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
+source scripts/lib/checks.sh
+source scripts/lib/compose.sh
+source scripts/lib/explain.sh
+source scripts/lib/probes.sh
+source scripts/lib/redis.sh
+source scripts/lib/rollout.sh
 
 web_replicas "$DEFAULT_SCALE"
 require_docker
+require_python3 "make up (it reads the Redis topology from docker-compose.yml)"
 scripts/secrets.sh
 scripts/redis-mode.sh
-say "starting $scale web replicas (Redis: $REDIS_MODE)"
-compose_or_explain "starting the stack" up --detach --build --remove-orphans --scale "web=$scale" --wait
-wait_redis_group 60
+load_topology
+say "building the images"
+timed "images built" build_or_explain "building the images" build
+if [ -z "$(compose ps --quiet --status running)" ]; then
+  say "starting $scale web replicas (Redis: $REDIS_MODE)"
+  compose_or_explain "starting the stack" up --detach --no-build --remove-orphans --scale "web=$scale" --wait
+else
+  ship "$scale"
+fi
+wait_redis_group compose_reach 60
 address=$(lb_address)
 wait_ready "$address" 60
 say "counter is up: http://$address/  ($scale replicas)"
