@@ -70,7 +70,7 @@ ship() {
   if [ ${#group[@]} -gt 0 ]; then
     if [ "$REDIS_MODE" = single ]; then
       single_change=$SINGLE
-      say "$SINGLE is the one Redis: replacing it is an outage of about 2 s (503s with Retry-After); REDIS_MODE=sentinel avoids it"
+      say "$SINGLE is the one Redis: replacing it is an outage until it is back (503s with Retry-After); REDIS_MODE=sentinel avoids it"
       timed "$SINGLE replaced" compose_or_explain "replacing $SINGLE" up --detach --no-build --no-deps --wait "$SINGLE"
     else
       roll_redis_group compose_reach compose_replace "${group[@]}"

@@ -7,7 +7,6 @@ twice, and the counter moved by exactly the number of successful requests.
 import copy
 import json
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -15,7 +14,7 @@ import time
 import pytest
 
 from helpers.stack import Stack, assert_exact
-from helpers.support import ROOT, free_port, wait_for
+from helpers.support import edit, free_port, project_copy, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -208,28 +207,7 @@ def test_deploy_scale_out_and_in_under_load_fails_nothing_and_counts_exactly(dep
 @pytest.fixture(scope="module")
 def changed_tree(deployed, tmp_path_factory):
     """A copy of the project, with its secrets, in which the tests change web's code."""
-    tree = tmp_path_factory.mktemp("tree") / "counter"
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    # Every secret as it is: a new one (say, the exporter's password) would change Redis's ACL
-    # file, so its secret, so Swarm would restart Redis in the middle of the web tier's update.
-    secrets = [str(path.relative_to(ROOT)) for path in (ROOT / "secrets").iterdir()]
-    for name in [*files, *secrets, ".env"]:
-        if (ROOT / name).exists():
-            (tree / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, tree / name)
-    return tree
-
-
-def edit(path, old, new):
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new))
+    return project_copy(tmp_path_factory.mktemp("tree") / "counter")
 
 
 def watch_healthy_web(stack, stop, seen):

@@ -131,8 +131,10 @@ def run(
     grace=30.0,
     host="127.0.0.1",
     timeout=15.0,
+    after=None,
 ):
-    """Run `clients` threads for `seconds`; call `during()` meanwhile; return the Result.
+    """Run `clients` threads for `seconds`; call `during()` meanwhile; return the Result. With
+    `after`, the run lasts until `during()` returns, and `after` seconds more (`seconds` unused).
 
     Each client waits `timeout` seconds for an answer; one that takes longer is a failed attempt
     ("TimeoutError").
@@ -143,20 +145,24 @@ def run(
     """
     result = Result()
     watch = host_stalls.StallWatch().start()
-    stop = time.monotonic() + seconds
+    ends = [float("inf") if after is not None else time.monotonic() + seconds]
 
     def loop(number):
         client = Client(port, timeout, host, first=number)
-        while time.monotonic() < stop:
-            count_one(client, result, stop + settle, retry)
+        while time.monotonic() < ends[0]:
+            count_one(client, result, ends[0] + settle, retry)
         client.close()
 
     threads = [threading.Thread(target=loop, args=(n,), daemon=True) for n in range(clients)]
     for thread in threads:
         thread.start()
     if during is not None:
-        during()
-    deadline = stop + settle + grace
+        try:
+            during()
+        finally:
+            if after is not None:
+                ends[0] = time.monotonic() + after
+    deadline = ends[0] + settle + grace
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
     result.stalls = watch.stop()

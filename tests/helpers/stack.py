@@ -166,3 +166,14 @@ def assert_exact(stack, result, before):
     )
     assert outcome == "EXACT", reason
     assert sum(stats["replicas"].values()) == stats["total"]
+
+
+def assert_within_bounds(stack, result, before):
+    """The promise for clients that do not retry: no count handed out twice, and the counter
+    moved by every success and at most every failure more (a request that failed after its
+    step ran, a 503 or a cut connection, may have been counted: the client cannot know)."""
+    assert not result.bad_bodies, result.bad_bodies[:3]
+    assert len(set(result.counts)) == len(result.counts), "counts handed out twice"
+    moved = stack.count() - before
+    print(f"counted but answered an error: {moved - result.successes} of {result.failed_attempts}")
+    assert result.successes <= moved <= result.successes + result.failed_attempts, (moved, result.attempts)

@@ -27,6 +27,32 @@ def port_open(port):
         return False
 
 
+def project_copy(tree):
+    """A copy of the project at `tree`, with its secrets and .env, for a test that edits it."""
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    # Every secret as it is: a new one (say, the exporter's password) would change Redis's ACL
+    # file, so its secret, so Redis would be replaced in the middle of another change.
+    secrets = [str(path.relative_to(ROOT)) for path in (ROOT / "secrets").glob("*")]
+    for name in [*files, *secrets, ".env"]:
+        if (ROOT / name).is_file():
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, tree / name)
+    return tree
+
+
+def edit(path, old, new):
+    """Replace `old` (which must be there) with `new` in the file at `path`."""
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new))
+
+
 def wait_for(check, seconds, what, interval=0.05):
     """Call check() every `interval` seconds until it is true; returns the seconds it took."""
     started = time.monotonic()
