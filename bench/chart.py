@@ -5,8 +5,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-
-from report import TIER_NAMES, TIERS, median, stack_points  # noqa: E402
+from points import TIER_NAMES, TIERS, median, stack_points  # noqa: E402
 
 
 def draw(report, summary):

@@ -109,11 +109,15 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--paced", type=float, default=0.0, help="measure again at this fraction of the rate")
+    parser.add_argument(
+        "--unacknowledged", action="store_true", help="the web tier runs with REDIS_ACK_REPLICAS=0 (Sentinel)"
+    )
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     try:
         tiers = cpu.parse_tiers(args.tier)
         result = {"name": args.name, "kind": args.kind, "replicas": args.replicas, "repeat": args.repeat}
+        result["acknowledged"] = not args.unacknowledged
         if args.kind == "idle":
             result.update(idle(args, cpu.Tiers(tiers)))
         else:  # the generator is this container: wrk runs in it

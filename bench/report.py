@@ -2,16 +2,15 @@
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
+
+from points import TIER_NAMES, TIERS, median, spread, stack_points, summarize
 
 GENERATOR = (
     "wrk, one thread per connection: written in C, it needs a small fraction of a core where a "
     "Python generator (locust) would need more CPU than the replicas it measures on this host"
 )
-TIERS = ("web", "lb", "redis", "sentinel", "generator")
-STACK = ("web", "lb", "redis", "sentinel")  # what serves a request; the generator only asks
 TARGETS = {  # name: (comparison, bound)
     "scaling_efficiency_at_max": (">=", 0.9),
     "lb_overhead": ("<=", 0.10),
@@ -35,63 +34,6 @@ RETIRED = {
         "service time (docs/performance.md compares it with the measured p99)"
     ),
 }
-
-
-def spread(values):
-    values = list(values)
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
-def stack_cost(run):
-    """A run's CPU per request in the tiers that serve it, together."""
-    return sum(run["cpu_ms_per_request"].get(tier, 0.0) for tier in STACK)
-
-
-def summarize(points):
-    """The runs of each point together, in the order they were first measured."""
-    groups = {}
-    for p in points:
-        if p["kind"] != "idle":
-            groups.setdefault(p["name"], []).append(p)
-    summary = []
-    for name, runs in groups.items():
-        first = runs[0]
-        s = {"name": name, "kind": first["kind"], "replicas": first["replicas"], "runs": len(runs)}
-        for figure in ("rps", "p50_ms", "p95_ms", "p99_ms", "generator_cpu"):
-            s[figure] = spread(r[figure] for r in runs)
-        s["errors"] = sum(r["errors"] for r in runs)
-        s["verdicts"] = sorted({r["verdict"] for r in runs if "verdict" in r})
-        tiers = [t for t in TIERS if t in first["cpu_ms_per_request"]]
-        s["cpu_ms_per_request"] = {t: spread(r["cpu_ms_per_request"][t] for r in runs) for t in tiers}
-        if first["kind"] != "lb":
-            s["cpu_ms_per_request"]["stack"] = spread(stack_cost(r) for r in runs)
-        paced = [r["paced"] for r in runs if "paced" in r]
-        if paced:
-            s["paced"] = {
-                "rps": spread(p["rps"] for p in paced),
-                "p50_ms": spread(p["p50_ms"] for p in paced),
-                "p99_ms": spread(p["p99_ms"] for p in paced),
-            }
-        summary.append(s)
-    return summary
-
-
-def stack_points(summary):
-    """The points via nginx, by replicas, and the one-replica point that every ratio is against."""
-    stack = sorted((p for p in summary if p["kind"] == "stack"), key=lambda p: p["replicas"])
-    one = next((p for p in stack if p["replicas"] == 1), None)
-    if one is None:
-        raise ValueError(
-            "no one-replica point: every ratio is against one replica (BENCH_REPLICAS must list 1)"
-        )
-    return stack, one
-
-
-def median(point, *path):
-    value = point
-    for key in path:
-        value = value[key]
-    return value["median"]
 
 
 def ratios(summary, settings, idle=None, probes=None):
@@ -156,15 +98,25 @@ def redis_to_benchmark(summary, rows, connections):
 def sentinel_ratios(summary):
     """Redis under Sentinel against one Redis at the same replicas, and what the acknowledgement
     (waiting for a replica's fsync) costs: the acknowledged point less the unacknowledged one."""
-    by_name = {p["name"]: p for p in summary}
-    acked = next((p for p in summary if p["kind"] == "sentinel" and "unacknowledged" not in p["name"]), None)
+
+    def find(kind, replicas, acknowledged=True):
+        return next(
+            (
+                p
+                for p in summary
+                if (p["kind"], p["replicas"], p["acknowledged"]) == (kind, replicas, acknowledged)
+            ),
+            None,
+        )
+
+    acked = next((p for p in summary if p["kind"] == "sentinel" and p["acknowledged"]), None)
     if acked is None:
         return {}
     out = {}
-    single = by_name.get(f"stack {acked['replicas']}")
+    single = find("stack", acked["replicas"])
     if single and median(single, "rps"):
         out["sentinel_throughput_ratio"] = median(acked, "rps") / median(single, "rps")
-    bare = by_name.get(f"{acked['name']} unacknowledged")
+    bare = find("sentinel", acked["replicas"], acknowledged=False)
     if bare:
         # At full rate latency is queueing: compared at the paced rate (half) where measured.
         at = ("paced", "p50_ms") if "paced" in acked and "paced" in bare else ("p50_ms",)
@@ -228,17 +180,15 @@ def ranged(figure, digits=0):
     return f"{figure['median']:.{digits}f} ({figure['min']:.{digits}f}-{figure['max']:.{digits}f})"
 
 
-TIER_NAMES = {
-    "web": "web replicas",
-    "lb": "nginx",
-    "redis": "Redis",
-    "sentinel": "sentinels",
-    "generator": "generator",
-    "host": "host",
-}
-
-
 def markdown(summary, values, targets, settings, idle=None, probes=None, plan=None, limit=None):
+    """results.md: each table, in this order; one that has nothing to show is left out."""
+    lines = throughput_table(summary, settings) + cpu_table(summary)
+    lines += idle_lines(idle) + probes_table(probes) + ratios_table(values, targets)
+    lines += projection_lines(plan) + ceiling_table(limit)
+    return "\n".join(lines) + "\n"
+
+
+def throughput_table(summary, settings):
     lines = [
         "# Benchmark",
         "",
@@ -258,7 +208,11 @@ def markdown(summary, values, targets, settings, idle=None, probes=None, plan=No
             f"{ranged(p['p99_ms'], 1)} | {p['errors']} | {', '.join(p['verdicts']) or 'n/a'} | "
             + (f"{paced['rps']['median']:.0f} | {ranged(paced['p99_ms'], 1)} |" if paced else "- | - |")
         )
-    lines += [
+    return lines
+
+
+def cpu_table(summary):
+    lines = [
         "",
         "CPU per request, ms, from each container's cgroup counter over the whole measured window:",
         "",
@@ -272,17 +226,32 @@ def markdown(summary, values, targets, settings, idle=None, probes=None, plan=No
             for t in ("web", "lb", "redis", "sentinel", "stack", "generator")
         ]
         lines.append(f"| {p['name']} | " + " | ".join(cells) + " |")
-    if idle:
-        lines += ["", f"Idle, no traffic, over {idle['seconds']} s: CPU ms per second of each container:", ""]
-        for tier, each in idle["idle_ms_per_s"].items():
-            lines.append(f"- {TIER_NAMES[tier]}: " + ", ".join(f"{v:.1f}" for v in each))
-    if probes:
-        lines += ["", "| healthcheck of | ms of CPU per probe | of them Docker's exec | net of background |"]
-        lines.append("|---|---:|---:|---:|")
-        for service, probe in probes.items():
-            lines.append(
-                f"| {service} | {probe['probe_ms']:.1f} | {probe['exec_ms']:.1f} | {probe['net_ms']:.1f} |"
-            )
+    return lines
+
+
+def idle_lines(idle):
+    if not idle:
+        return []
+    lines = ["", f"Idle, no traffic, over {idle['seconds']} s: CPU ms per second of each container:", ""]
+    for tier, each in idle["idle_ms_per_s"].items():
+        lines.append(f"- {TIER_NAMES[tier]}: " + ", ".join(f"{v:.1f}" for v in each))
+    return lines
+
+
+def probes_table(probes):
+    if not probes:
+        return []
+    lines = ["", "| healthcheck of | ms of CPU per probe | of them Docker's exec | net of background |"]
+    lines.append("|---|---:|---:|---:|")
+    for service, probe in probes.items():
+        lines.append(
+            f"| {service} | {probe['probe_ms']:.1f} | {probe['exec_ms']:.1f} | {probe['net_ms']:.1f} |"
+        )
+    return lines
+
+
+def ratios_table(values, targets):
+    lines = []
     lines += ["", "| ratio | value | target | met |", "|---|---:|---|---|"]
     for replicas, efficiency in values["scaling_efficiency"].items():
         lines.append(f"| scaling efficiency at {replicas} | {efficiency:.2f} | | |")
@@ -303,40 +272,50 @@ def markdown(summary, values, targets, settings, idle=None, probes=None, plan=No
         lines += [
             f"- {name.replace('_', ' ')}: {values[name]:.1f}; the target was {why}." for name, why in retired
         ]
-    if plan:
-        lines += [
-            "",
-            f"Projection, at {plan['per_replica_rps']:.0f} requests/s per replica and the largest point's "
-            "CPU per request: the replicas each tier could serve before it fills its cores.",
-            "",
-        ]
-        for tier, n in sorted(plan["replicas"].items(), key=lambda kv: kv[1]):
-            cores = plan["cores"][tier]
-            lines.append(
-                f"- {TIER_NAMES[tier]} ({cores:g} core{'s' if cores != 1 else ''}): {n:.1f} replicas"
-            )
-        lines += ["", f"First bottleneck as replicas are added: {TIER_NAMES[plan['first_bottleneck']]}."]
-    if limit:
-        lines += [
-            "",
-            "One Redis's ceiling for the counter's step (redis-benchmark, `appendfsync always`; each fsync "
-            "serves every write of one turn of Redis's event loop):",
-            "",
-            "| clients | steps/s | p50 ms | p99 ms | Redis CPU per step, us | Redis cores |",
-            "|---:|---:|---:|---:|---:|---:|",
-        ]
-        for row in limit["rows"]:
-            lines.append(
-                f"| {row['concurrency']} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | "
-                f"{row['redis_cpu_us_per_step']:.1f} | {row['redis_cores']:.2f} |"
-            )
-        lines += [
-            "",
-            f"One primary takes at most {limit['steps_per_s']:.0f} steps a second (at {limit['clients']} "
-            f"clients): about {limit['replicas_served']:.0f} web replicas at the largest point's rate per "
-            "replica.",
-        ]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def projection_lines(plan):
+    if not plan:
+        return []
+    lines = []
+    lines += [
+        "",
+        f"Projection, at {plan['per_replica_rps']:.0f} requests/s per replica and the largest point's "
+        "CPU per request: the replicas each tier could serve before it fills its cores.",
+        "",
+    ]
+    for tier, n in sorted(plan["replicas"].items(), key=lambda kv: kv[1]):
+        cores = plan["cores"][tier]
+        lines.append(f"- {TIER_NAMES[tier]} ({cores:g} core{'s' if cores != 1 else ''}): {n:.1f} replicas")
+    lines += ["", f"First bottleneck as replicas are added: {TIER_NAMES[plan['first_bottleneck']]}."]
+    return lines
+
+
+def ceiling_table(limit):
+    if not limit:
+        return []
+    lines = []
+    lines += [
+        "",
+        "One Redis's ceiling for the counter's step (redis-benchmark, `appendfsync always`; each fsync "
+        "serves every write of one turn of Redis's event loop):",
+        "",
+        "| clients | steps/s | p50 ms | p99 ms | Redis CPU per step, us | Redis cores |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in limit["rows"]:
+        lines.append(
+            f"| {row['concurrency']} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | "
+            f"{row['redis_cpu_us_per_step']:.1f} | {row['redis_cores']:.2f} |"
+        )
+    lines += [
+        "",
+        f"One primary takes at most {limit['steps_per_s']:.0f} steps a second (at {limit['clients']} "
+        f"clients): about {limit['replicas_served']:.0f} web replicas at the largest point's rate per "
+        "replica.",
+    ]
+    return lines
 
 
 def write(folder):

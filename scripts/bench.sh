@@ -124,7 +124,7 @@ REDIS_ACK_REPLICAS=0 compose_or_explain "restarting web without the acknowledgem
   --wait --no-deps --scale "web=$top" web
 stack
 for r in $(seq "$repeat"); do
-  measure "sentinel $top unacknowledged" sentinel "$top" "$r" --url http://lb:8080/ --count-url http://lb:8080/count \
+  measure "sentinel $top unacknowledged" sentinel "$top" "$r" --unacknowledged --url http://lb:8080/ --count-url http://lb:8080/count \
     --paced 0.5 "${tiers[@]}"
 done
 

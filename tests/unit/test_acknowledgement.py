@@ -22,8 +22,11 @@ def test_one_redis_needs_no_rule_and_neither_does_sentinel_with_it_turned_off():
 
 
 def test_an_increment_on_disk_on_enough_replicas_is_acknowledged():
-    Acknowledgement(1, 0.05).check(STEP, [1, [1, 1]])
-    Acknowledgement(2, 0.05).check(STEP, [2, [1, 2]])
+    # Returns nothing and raises nothing; one replica short of it is refused (below).
+    assert Acknowledgement(1, 0.05).check(STEP, [1, [1, 1]]) is None
+    assert Acknowledgement(2, 0.05).check(STEP, [2, [1, 2]]) is None
+    with pytest.raises(NotAcknowledged):
+        Acknowledgement(2, 0.05).check(STEP, [2, [1, 1]])
 
 
 @pytest.mark.parametrize(

@@ -22,8 +22,9 @@ SETTINGS.update(lb_cpus="1", redis_cpus="1", host_cpus=2)
 COST = {"web": 0.8, "lb": 0.1, "redis": 0.05, "generator": 0.05}
 
 
-def point(name, kind, replicas, rps, p99=10.0, paced_p99=None, cost=None):
+def point(name, kind, replicas, rps, p99=10.0, paced_p99=None, cost=None, acknowledged=True):
     result = {"name": name, "kind": kind, "replicas": replicas, "rps": rps, "p50_ms": 1.0}
+    result["acknowledged"] = acknowledged
     result.update(p95_ms=5.0, p99_ms=p99, errors=0, generator_cpu=0.05)
     result["cpu_ms_per_request"] = dict(cost or COST)
     if paced_p99 is not None:
@@ -129,7 +130,7 @@ def test_ratios_without_a_one_replica_point_are_refused():
 
 SENTINEL = [
     *runs("sentinel 4", "sentinel", 4, [300.0, 310.0, 290.0]),
-    *runs("sentinel 4 unacknowledged", "sentinel", 4, [340.0, 340.0, 340.0]),
+    *runs("sentinel 4 without", "sentinel", 4, [340.0, 340.0, 340.0], acknowledged=False),
 ]
 
 

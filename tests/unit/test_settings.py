@@ -187,8 +187,15 @@ def test_limits_between_settings_are_checked_in_one_line(env, message):
 
 
 def test_a_stop_grace_in_minutes_or_milliseconds_is_read():
-    assert Settings.from_env({"WEB_STOP_GRACE": "1m30s", "GUNICORN_GRACEFUL_TIMEOUT": "80"})
-    assert Settings.from_env({"WEB_STOP_GRACE": "10500ms"})
+    from counter.settings import seconds
+
+    assert (
+        Settings.from_env({"WEB_STOP_GRACE": "1m30s", "GUNICORN_GRACEFUL_TIMEOUT": "80"}).WEB_STOP_GRACE
+        == "1m30s"
+    )
+    assert seconds("1m30s") == 90 and seconds("10500ms") == 10.5 and seconds("15s") == 15
+    with pytest.raises(SettingsError, match="GUNICORN_GRACEFUL_TIMEOUT must be under WEB_STOP_GRACE"):
+        Settings.from_env({"WEB_STOP_GRACE": "1m30s", "GUNICORN_GRACEFUL_TIMEOUT": "90"})
 
 
 def test_nginx_waits_for_a_replica_as_long_as_the_web_tier_says():

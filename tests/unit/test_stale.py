@@ -1,0 +1,40 @@
+"""scripts/stale.py: which running services `make up` must replace, and why, as Compose decides."""
+
+import sys
+
+from helpers.support import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from stale import reasons  # noqa: E402
+
+
+def container(service, image="sha256:aaaa1111bbbb2222", config_hash="h1", env=("A=1",)):
+    labels = {"com.docker.compose.service": service, "com.docker.compose.image": image,
+              "com.docker.compose.config-hash": config_hash}  # fmt: skip
+    return {"Image": image, "Config": {"Labels": labels, "Env": list(env)}}
+
+
+SPEC = {"environment": {"A": "1"}}
+
+
+def test_a_service_as_built_and_configured_is_not_stale():
+    assert reasons("web", SPEC, "h1", "sha256:aaaa1111bbbb2222", [container("web"), container("lb")]) is None
+
+
+def test_a_new_image_is_named_with_both_ids():
+    why = reasons("web", SPEC, "h1", "sha256:cccc3333dddd4444", [container("web")])
+    assert why == "its image changed (aaaa1111bbbb -> cccc3333dddd)"
+
+
+def test_changed_settings_are_named_and_other_changes_said_as_such():
+    spec = {"environment": {"A": "2", "B": None}}
+    assert reasons("web", spec, "h2", "sha256:aaaa1111bbbb2222", [container("web")]) == (
+        "its settings changed (A, B)"
+    )
+    assert (
+        reasons("web", SPEC, "h2", "sha256:aaaa1111bbbb2222", [container("web")]) == "its definition changed"
+    )
+
+
+def test_a_service_with_no_running_container_is_left_to_start():
+    assert reasons("redis-2", SPEC, "h9", "sha256:ffff", [container("web")]) is None
