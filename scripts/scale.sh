@@ -11,5 +11,5 @@ web_replicas "" "make scale"
 require_docker
 require_running_stack
 say "scaling web to $scale replicas"
-scale_web "$scale"
+scale_web "$scale" "$(lb_address)"
 say "web now has $(compose ps --quiet --status running web | wc -l) running replicas, each one serving"

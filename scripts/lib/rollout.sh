@@ -79,7 +79,7 @@ ship() {
   if [ -n "${why[web]:-}" ]; then
     timed "web replaced" roll_web "$target"
   elif [ "$(running web | wc -l)" != "$target" ]; then
-    timed "web scaled to $target replicas" scale_web "$target"
+    timed "web scaled to $target replicas" scale_web "$target" "$(lb_address)"
   fi
   if [ -n "${why[lb]:-}" ]; then
     timed "lb replaced" compose_or_explain "replacing lb" up --detach --no-build --no-deps --wait lb

@@ -56,3 +56,10 @@ def shared_stack(docker):
     stack.make("up", "SCALE=2")
     yield stack
     stack.down()
+
+
+@pytest.fixture(scope="module")
+def three_replicas(shared_stack):
+    """The module's shared stack, at three replicas."""
+    shared_stack.make("scale", "SCALE=3")
+    return shared_stack

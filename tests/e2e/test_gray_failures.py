@@ -4,10 +4,9 @@ must cost no client an answer, and the count must stay exact (or, where a client
 within its honest bounds).
 """
 
-import time
-
 import pytest
 
+from helpers.faults import FaultWindow, docker
 from helpers.stack import assert_exact
 
 pytestmark = pytest.mark.e2e
@@ -15,37 +14,13 @@ pytestmark = pytest.mark.e2e
 CLIENT_TIMEOUT = 5.0
 
 
-@pytest.fixture(scope="module")
-def three_replicas(shared_stack):
-    shared_stack.make("scale", "SCALE=3")
-    return shared_stack
-
-
-class Window:
-    """A fault from `start` to `end` (monotonic), applied by `during` while the load runs."""
-
-    def __init__(self, apply, undo, after, lasting):
-        self.apply, self.undo, self.after, self.lasting = apply, undo, after, lasting
-        self.start = self.end = None
-
-    def __call__(self):
-        time.sleep(self.after)
-        self.start = time.monotonic()
-        self.apply()
-        time.sleep(self.lasting)
-        self.undo()
-        self.end = time.monotonic()
-
-
-def docker(stack, *args):
-    return lambda: stack.run("docker", *args)
-
-
 def test_a_frozen_replica_costs_no_request_and_little_throughput(three_replicas):
     stack = three_replicas
     victim = stack.containers("web")[0]
     before = stack.count()
-    freeze = Window(docker(stack, "pause", victim), docker(stack, "unpause", victim), after=6, lasting=20)
+    freeze = FaultWindow(
+        docker(stack, "pause", victim), docker(stack, "unpause", victim), after=6, lasting=20
+    )
     result = stack.load(clients=16, seconds=36, timeout=CLIENT_TIMEOUT, during=freeze)
     # no client timed out or saw an error
     assert result.failed_by_the_stack() == [], (result.attempts, result.stalls, stack.lb_log())
@@ -64,7 +39,7 @@ def test_a_replica_cut_off_from_redis_costs_no_request(three_replicas):
     victim = stack.containers("web")[1]
     back = f"{stack.name}_back"
     before = stack.count()
-    cut = Window(
+    cut = FaultWindow(
         docker(stack, "network", "disconnect", back, victim),
         docker(stack, "network", "connect", back, victim),
         after=4,
@@ -81,7 +56,7 @@ def test_a_frozen_redis_answers_every_client_in_time_and_keyed_retries_end_exact
     stack = three_replicas
     (redis,) = stack.containers("redis")
     before = stack.count()
-    freeze = Window(docker(stack, "pause", redis), docker(stack, "unpause", redis), after=4, lasting=5)
+    freeze = FaultWindow(docker(stack, "pause", redis), docker(stack, "unpause", redis), after=4, lasting=5)
     result = stack.load(clients=16, seconds=16, retry=True, timeout=CLIENT_TIMEOUT, during=freeze)
     # Every attempt got an answer within the client's 5 s: a 200, or a 503 to come back later.
     assert set(result.attempts) <= {200, 503}, result.attempts
@@ -96,7 +71,7 @@ def test_a_frozen_redis_answers_every_client_in_time_and_keyed_retries_end_exact
 def test_a_load_balancer_restart_is_measured_and_keyed_retries_end_exact(three_replicas):
     stack = three_replicas
     before = stack.count()
-    restart = Window(lambda: stack.compose("restart", "lb"), lambda: None, after=4, lasting=0)
+    restart = FaultWindow(lambda: stack.compose("restart", "lb"), lambda: None, after=4, lasting=0)
     result = stack.load(clients=16, seconds=14, retry=True, timeout=CLIENT_TIMEOUT, during=restart)
     assert result.gave_up == 0
     assert_exact(stack, result, before)

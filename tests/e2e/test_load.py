@@ -19,7 +19,6 @@ def report_of(output):
     return ROOT / re.search(r"report: (reports/\S+)/report\.html", output).group(1)
 
 
-@pytest.fixture(scope="module")
 def three_replicas(shared_stack):
     shared_stack.make("scale", "SCALE=3")
     return shared_stack

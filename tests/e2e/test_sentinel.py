@@ -1,8 +1,10 @@
 """Redis under Sentinel (REDIS_MODE=sentinel): a primary, two replicas, three sentinels.
 
-One stack goes through the tests in order: it starts with one Redis and switches to Sentinel;
-then, each under 16 clients retrying with their Idempotency-Key, its primary is killed, frozen,
-cut off the network and wiped, its replicas lost; the whole stack restarts; it switches back.
+The tests share one stack started under Sentinel (each leaves it with a primary and two replicas
+in sync, so each passes alone and in any order): each under 16 clients retrying with their
+Idempotency-Key, its primary is killed, frozen, cut off the network and wiped, its replicas lost;
+the whole stack restarts. Switching modes, one Redis to Sentinel and back, is one scenario on a
+stack of its own.
 Every load ends with the promise's checks (loadtest/exactness.py): no count handed out twice,
 the counter moved by exactly the successes (every keyed retry counted once), and writes resume
 within 10 s of losing the primary. The last test turns the acknowledgement off and shows that
@@ -17,6 +19,7 @@ import urllib.request
 import pytest
 
 import exactness
+from helpers.faults import FaultWindow, docker
 from helpers.stack import Stack, assert_exact
 from helpers.support import free_port, wait_for
 
@@ -27,31 +30,27 @@ INSTANCES = ("redis", "redis-2", "redis-3")
 
 
 @pytest.fixture(scope="module")
-def ha(docker):
-    stack = Stack()
+def sentinel_stack(docker):
+    stack = Stack(redis_mode="sentinel")
     stack.make("up", "SCALE=2")
     yield stack
     stack.down()
 
 
-class Fault:
-    """Applied after `after` seconds of load; `undo` (if any) `lasting` seconds later."""
-
-    def __init__(self, apply, undo=None, after=3, lasting=0):
-        self.apply, self.undo, self.after, self.lasting = apply, undo, after, lasting
-        self.start = None
-
-    def __call__(self):
-        time.sleep(self.after)
-        self.start = time.monotonic()
-        self.apply()
-        if self.undo:
-            time.sleep(self.lasting)
-            self.undo()
+@pytest.fixture
+def ha(sentinel_stack):
+    """The shared stack, with its primary and both replicas in sync before and after the test."""
+    in_sync(sentinel_stack)
+    yield sentinel_stack
+    in_sync(sentinel_stack)
 
 
-def docker(stack, *args):
-    return lambda: stack.run("docker", *args)
+def in_sync(stack):
+    def whole():
+        primary = stack.primary()
+        return all(role(stack, name) == ("slave", primary, "up") for name in INSTANCES if name != primary)
+
+    wait_for(whole, 60, "a primary with both replicas in sync", interval=0.5)
 
 
 def role(stack, service):
@@ -89,28 +88,15 @@ def rejoins_as_replica(stack, old):
     )
 
 
-def test_switching_from_one_redis_to_sentinel_carries_the_count_and_shares_over_once(ha):
-    for _ in range(30):
-        assert ha.get("/")[0] == 200
-    before = ha.stats()
-    ha.env["REDIS_MODE"] = "sentinel"
-    ha.make("up", "SCALE=2")
-    assert ha.stats() == before
-    assert ha.primary() == "redis"
-    for replica in ("redis-2", "redis-3"):
-        wait_for(lambda r=replica: role(ha, r) == ("slave", "redis", "up"), 20, f"{replica} replicating")
-    assert ha.get("/")[2] == f"Hello World! I have been seen {before['total'] + 1} times.\n"
-
-
 def test_a_killed_primary_is_replaced_and_rejoins_as_a_replica(ha):
-    old = lose_the_primary(ha, lambda c: Fault(docker(ha, "kill", "--signal", "KILL", c)))
+    old = lose_the_primary(ha, lambda c: FaultWindow(docker(ha, "kill", "--signal", "KILL", c)))
     ha.run("docker", "start", ha.container(old))
     rejoins_as_replica(ha, old)
 
 
 def test_a_frozen_primary_is_replaced_and_rejoins_as_a_replica(ha):
     old = lose_the_primary(
-        ha, lambda c: Fault(docker(ha, "pause", c), docker(ha, "unpause", c), lasting=12), seconds=18
+        ha, lambda c: FaultWindow(docker(ha, "pause", c), docker(ha, "unpause", c), lasting=12), seconds=18
     )
     rejoins_as_replica(ha, old)
 
@@ -122,7 +108,7 @@ def test_a_primary_cut_off_the_network_is_replaced_and_rejoins_as_a_replica(ha):
         address = ha.inspect_one(
             container, f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}'
         )
-        return Fault(
+        return FaultWindow(
             docker(ha, "network", "disconnect", network, container),
             docker(ha, "network", "connect", "--ip", address, network, container),
             lasting=12,
@@ -205,8 +191,9 @@ def test_prometheus_reads_each_instance_and_sentinel_and_sees_one_primary(ha):
             if job in ("redis", "sentinel") and health == "up"
         }
 
-    expected = {("redis", f"{s}:6379") for s in INSTANCES} | {
-        ("sentinel", f"sentinel-{n}:26379") for n in (1, 2, 3)
+    group = ha.redis
+    expected = {("redis", f"{s}:6379") for s in group.instances} | {
+        ("sentinel", f"{s}:26379") for s in group.sentinels
     }
     wait_for(lambda: healthy() == expected, 60, "every instance and sentinel scraped", interval=1)
     masters = query("query", query='redis_instance_info{job="redis", role="master"}')["result"]
@@ -215,16 +202,28 @@ def test_prometheus_reads_each_instance_and_sentinel_and_sees_one_primary(ha):
     assert sorted(float(r["value"][1]) for r in ok) == [2.0, 2.0, 2.0]
 
 
-def test_switching_back_to_one_redis_carries_the_count_over_and_removes_the_others(ha):
+def test_switching_to_sentinel_and_back_carries_the_count_each_way(stack):
+    stack.make("up", "SCALE=2")
+    for _ in range(30):
+        assert stack.get("/")[0] == 200
+    before = stack.stats()
+    stack.env["REDIS_MODE"] = "sentinel"
+    stack.make("up", "SCALE=2")
+    assert stack.stats() == before  # the count and each replica's share, over once
+    assert stack.primary() == "redis"
+    for replica in ("redis-2", "redis-3"):
+        wait_for(lambda r=replica: role(stack, r) == ("slave", "redis", "up"), 20, f"{replica} replicating")
+    assert stack.get("/")[2] == f"Hello World! I have been seen {before['total'] + 1} times.\n"
+
     for _ in range(10):
-        assert ha.get("/")[0] == 200
-    before = ha.stats()
-    ha.env["REDIS_MODE"] = "single"
-    ha.make("up", "SCALE=2")
-    assert ha.stats() == before
-    assert ha.containers("redis-2") == ha.containers("sentinel-1") == []
-    volumes = ha.run("docker", "volume", "ls", "--quiet", "--filter", f"name={ha.name}_").stdout.split()
-    assert volumes == [f"{ha.name}_redis-data"]
+        assert stack.get("/")[0] == 200
+    before = stack.stats()
+    stack.env["REDIS_MODE"] = "single"
+    stack.make("up", "SCALE=2")
+    assert stack.stats() == before
+    assert stack.containers("redis-2") == stack.containers("sentinel-1") == []
+    volumes = stack.run("docker", "volume", "ls", "--quiet", "--filter", f"name={stack.name}_").stdout.split()
+    assert volumes == [f"{stack.name}_redis-data"]
 
 
 def test_without_the_acknowledgement_the_same_checks_catch_lost_increments(stack):

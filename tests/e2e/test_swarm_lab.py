@@ -19,6 +19,7 @@ import uuid
 import pytest
 
 from helpers import host_stalls, load_client
+from helpers.faults import FaultWindow, resumed_after
 from helpers.redis_group import RedisGroup, read_topology
 from helpers.stack import Stack, assert_exact
 from helpers.support import ROOT, wait_for
@@ -242,28 +243,11 @@ def test_draining_a_node_moves_its_replicas_and_keyed_requests_end_exact(deploye
     deployed.wait(lambda: deployed.role("redis-2") == ("slave", "redis", "up"), 60, "redis-2 back")
 
 
-class Fault:
-    def __init__(self, apply, after=3):
-        self.apply, self.after = apply, after
-        self.start = None
-
-    def __call__(self):
-        time.sleep(self.after)
-        self.start = time.monotonic()
-        self.apply()
-
-
-def resumed_after(result, start):
-    """Seconds from `start` (monotonic) to the first success after the last failed attempt."""
-    last_failure = max((started for started, _ in result.failures), default=start)
-    return min(t for t, _ in result.answered if t > last_failure) - start
-
-
 def test_losing_the_node_with_the_primary_promotes_another_and_fails_only_what_was_in_flight(deployed):
     deployed.spread()
     assert deployed.primary() == "redis"  # on node-1, with a sentinel and a load balancer
     before = deployed.count()
-    kill = Fault(lambda: deployed.host_docker("kill", deployed.node("node-1")))
+    kill = FaultWindow(lambda: deployed.host_docker("kill", deployed.node("node-1")))
     deployed.use("node-2")
     result = deployed.load(clients=16, seconds=20, retry=True, timeout=5, during=kill)
     assert result.gave_up == 0, result.attempts
