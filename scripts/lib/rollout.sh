@@ -41,6 +41,14 @@ lb_config_edited() {
 ship() {
   local target=$1 service reason line changed=() group=() single_change=""
   local -A why=()
+  load_topology
+  # A switch of REDIS_MODE (scripts/redis-mode.sh stopped web, or the sentinels are not there yet)
+  # starts the stack anew in that mode: nothing is serving to keep serving.
+  if [ -z "$(running web)" ] || { [ "$REDIS_MODE" = sentinel ] && [ -z "$(running "${SENTINELS[0]}")" ]; }; then
+    say "switching to REDIS_MODE=$REDIS_MODE: the stack starts anew in that mode (Redis restarts once)"
+    compose_or_explain "starting the stack" up --detach --no-build --remove-orphans --scale "web=$target" --wait
+    return
+  fi
   while IFS=$'\t' read -r service reason; do
     [ -n "$service" ] || continue
     why[$service]=$reason
