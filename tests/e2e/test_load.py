@@ -79,6 +79,22 @@ def worker_ready(url):
     return [w["state"] for w in locust_ui(url, "/stats/requests")["workers"]] == ["ready"]
 
 
+def stop_test(url):
+    """Stop the web UI's test and wait until locust says "stopped".
+
+    A worker's late "spawning complete" can put locust back to "running" after a stop (its race,
+    not the verdict's); `make check` rightly refuses a running test, so stop again until it ends.
+    """
+
+    def stopped():
+        if locust_ui(url, "/stats/requests")["state"] in ("spawning", "running"):
+            locust_ui(url, "/stop", {})
+        return locust_ui(url, "/stats/requests")["state"] == "stopped"
+
+    locust_ui(url, "/stop", {})
+    wait_for(stopped, 60, "locust's test to stop", 0.5)
+
+
 def exactness_tab(url):
     """The rows of the web UI's Exactness tab, as {what: value}."""
     (tab,) = [t for t in locust_ui(url, "/stats/requests")["extended_stats"] if t["key"] == "exactness"]
@@ -110,7 +126,7 @@ def test_each_web_ui_test_gets_its_own_verdict_and_check_refuses_one_still_runni
                 "check: the test in locust's web UI is running: stop it there, then run 'make check'"
             )
             assert sorted(f.name for f in test.iterdir()) == ["before.json"]
-            locust_ui(url, "/stop", {})
+            stop_test(url)
             done = stack.make("check")
             summary = json.loads((test / "summary.json").read_text())
             assert summary["verdict"] == "EXACT" and summary["sent"] > 200, summary
@@ -129,7 +145,7 @@ def test_each_web_ui_test_gets_its_own_verdict_and_check_refuses_one_still_runni
         wait_for(lambda: locust_ui(url, "/stats/requests")["state"] == "running", 60, "every user", 0.5)
         wait_for(lambda: int(exactness_tab(url).get("successful so far", 0)) > 50, 60, "requests", 0.5)
         urllib.request.urlopen(urllib.request.Request(url + "/stats/reset", method="POST"), timeout=10)
-        locust_ui(url, "/stop", {})
+        stop_test(url)
         reset = stack.make("check", check=False)
         assert reset.returncode != 0
         assert script_lines(reset)[-1] == (

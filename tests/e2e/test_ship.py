@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from helpers.stack import Stack, assert_exact, script_lines
+from helpers.stack import Stack, assert_exact, script_lines, ship_under_load
 from helpers.support import edit, project_copy
 
 pytestmark = pytest.mark.e2e
@@ -47,16 +47,7 @@ def release_served(stack):
     return {stack.get("/")[1].getheader("X-Release") for _ in range(30)}
 
 
-def ship_under_load(stack, *command, scale, exact=True):
-    """Run the command under 16 plain clients; returns (load result, the command's output)."""
-    before = stack.count()
-    done = {}
-    result = stack.load(clients=16, timeout=5, after=2, during=lambda: done.update(out=stack.run(*command)))
-    print(f"\n{' '.join(command)}: {result.attempts}; slowest {result.slowest:.2f} s")
-    if exact:
-        assert_exact(stack, result, before)
-    assert len(stack.containers("web")) == scale
-    return result, done["out"].stdout
+MAKE_UP = ("make", "--no-print-directory", "up")
 
 
 @pytest.mark.parametrize("start, scale", [(1, 1), (3, 3), (3, 2)], ids=["at-1", "at-3", "3-to-2"])
@@ -64,9 +55,8 @@ def test_a_web_change_is_shipped_new_first_with_no_failed_request(stack, start, 
     stack.make("scale", f"SCALE={start}")
     old = set(stack.containers("web"))
     release = next_release(stack)
-    result, output = ship_under_load(
-        stack, "make", "--no-print-directory", "up", f"SCALE={scale}", scale=scale
-    )
+    result, output = ship_under_load(stack, (*MAKE_UP, f"SCALE={scale}"))
+    assert len(stack.containers("web")) == scale
     assert "web: its image changed" in output, output
     assert re.search(r"web replaced: done in \d+ s", output), output
     assert result.failed_attempts == 0, (result.attempts, stack.lb_log())
@@ -118,7 +108,7 @@ def test_an_edit_of_nginx_conf_is_reloaded_with_no_failed_request(stack):
     lb = stack.containers("lb")
     edited = "        location = /edited { return 204; }\n        location = /live {"
     edit(stack.tree / "lb/site/nginx.conf", "        location = /live {", edited)
-    result, output = ship_under_load(stack, "make", "--no-print-directory", "up", "SCALE=2", scale=2)
+    result, output = ship_under_load(stack, (*MAKE_UP, "SCALE=2"))
     assert "lb: lb/site/nginx.conf changed; nginx reloads it gracefully" in output, output
     assert result.failed_attempts == 0, (result.attempts, stack.lb_log())
     assert stack.containers("lb") == lb  # the same container, reloaded
@@ -129,16 +119,5 @@ def test_negative_control_compose_up_build_fails_requests_on_the_same_change(sta
     """The same kind of edit, shipped with Compose's own command: the assertion above fails."""
     stack.make("scale", "SCALE=3")
     next_release(stack)
-    compose_up = [
-        "env",
-        "COMPOSE_BAKE=false",
-        "docker",
-        "compose",
-        "up",
-        "--detach",
-        "--build",
-        "--scale",
-        "web=3",
-    ]
-    result, _ = ship_under_load(stack, *compose_up, "web", scale=3)
+    result, _ = ship_under_load(stack, stack.compose_up_build("--scale", "web=3", "web"))
     assert result.failed_attempts > 0, result.attempts

@@ -11,7 +11,7 @@ which recreates the whole group at once: it fails the plain clients' assertion.
 
 import pytest
 
-from helpers.stack import Stack, assert_exact, assert_within_bounds
+from helpers.stack import Stack, ship_under_load
 from helpers.support import project_copy
 
 pytestmark = pytest.mark.e2e
@@ -37,22 +37,14 @@ def edit_redis(stack, number):
 
 
 def ship(stack, command, retry):
-    group = stack.redis
-    members = group.instances + group.sentinels
+    """ship_under_load, and every member of the group replaced."""
+    members = stack.redis.instances + stack.redis.sentinels
     old = {name: stack.containers(name) for name in members}
-    before = stack.count()
-    done = {}
-    result = stack.load(
-        clients=16, timeout=5, retry=retry, after=2, during=lambda: done.update(out=stack.run(*command))
-    )
-    print(f"\n{' '.join(command)}: {result.attempts}\n{done['out'].stdout[-1500:]}")
-    if retry:
-        assert_exact(stack, result, before)
-    else:
-        assert_within_bounds(stack, result, before)
-    for name in members:  # every member replaced
+    result, output = ship_under_load(stack, command, retry=retry)
+    print(output[-1500:])
+    for name in members:
         assert stack.containers(name) and stack.containers(name) != old[name], name
-    return result, done["out"].stdout
+    return result, output
 
 
 MAKE_UP = ("make", "--no-print-directory", "up", "SCALE=2")

@@ -177,3 +177,23 @@ def assert_within_bounds(stack, result, before):
     moved = stack.count() - before
     print(f"counted but answered an error: {moved - result.successes} of {result.failed_attempts}")
     assert result.successes <= moved <= result.successes + result.failed_attempts, (moved, result.attempts)
+
+
+def ship_under_load(stack, command, retry=False):
+    """Run `command` (a way to ship a change) under 16 clients with a 5 s timeout, keyed and
+    retried when `retry`, plain otherwise; returns (load result, the command's output).
+
+    Asserts the promise that holds whatever the command costs: EXACT when every request
+    succeeded or the clients retry, within the bounds when a plain client saw a failure.
+    """
+    before = stack.count()
+    done = {}
+    result = stack.load(
+        clients=16, timeout=5, retry=retry, after=2, during=lambda: done.update(out=stack.run(*command))
+    )
+    print(f"\n{' '.join(command)}: {result.attempts}; slowest {result.slowest:.2f} s")
+    if retry or result.failed_attempts == 0:
+        assert_exact(stack, result, before)
+    else:
+        assert_within_bounds(stack, result, before)
+    return result, done["out"].stdout
