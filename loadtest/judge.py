@@ -37,6 +37,7 @@ class Judge:
         self.started = 0.0
         self.rates = []  # (seconds since start, requests that count so far)
         self.sampler = None
+        self.reported = {}  # a worker's id: when its statistics last came in
 
     def totals(self):
         """(sent, succeeded, failed) over the requests that count, from locust's statistics."""
@@ -88,6 +89,19 @@ class Judge:
         (self.folder() / "no-verdict.txt").write_text(why + "\n")
         log.error("test %d gets no verdict: %s", self.tests, why)
 
+    def worker_reported(self, client_id, **_):
+        self.reported[client_id] = time.monotonic()
+
+    def last_reports(self, since):
+        """Wait for a report of every worker sent after `since`, when its users had all stopped.
+
+        A worker sends its statistics every WORKER_REPORT_INTERVAL s, none when it stops; one that
+        no longer reports (it quit) is waited for that long and a few seconds more.
+        """
+        deadline = since + WORKER_REPORT_INTERVAL + 5
+        while any(last <= since for last in self.reported.values()) and time.monotonic() < deadline:
+            gevent.sleep(0.1)
+
     def test_stopped(self, **_):
         if self.before is None:
             return
@@ -96,9 +110,10 @@ class Judge:
             self.give_up("the counter could not be read at its end")
             return
         self.sampler.kill()
-        stopped = time.monotonic() - self.started
+        stopped = time.monotonic()
         if isinstance(self.environment.runner, MasterRunner):
-            gevent.sleep(WORKER_REPORT_INTERVAL + 1.5)  # each worker's last report, sent after it stopped
+            self.last_reports(since=stopped)
+        stopped -= self.started
         self.rates.append((stopped, self.totals()[0]))
         self.write("after.json", after)
         summary = exactness.summarize(self.before, after, self.totals(), self.max_fail_ratio)
@@ -200,6 +215,7 @@ def judge_every_test(counting):
         environment.events.test_start.add_listener(judge.test_started)
         environment.events.test_stop.add_listener(judge.test_stopped)
         environment.events.reset_stats.add_listener(judge.stats_reset)
+        environment.events.worker_report.add_listener(judge.worker_reported)
         environment.events.quitting.add_listener(judge.quitting)
         if environment.web_ui:
             judge.extend(environment.web_ui)

@@ -6,26 +6,28 @@
 # changed setting or secret takes effect. The first start watches REDIS_FIRST_PRIMARY.
 set -eu
 
-conf=/data/sentinel.conf
+# Outside a container (the integration tests run it so) the folders and ports can be moved.
+conf=${SENTINEL_DIR:-/data}/sentinel.conf secrets=${SECRETS_DIR:-/run/secrets}
+port=${SENTINEL_PORT:-26379}
 name=$REDIS_PRIMARY_NAME
-password=$(cat /run/secrets/redis_sentinel_password)
+password=$(cat "$secrets/redis_sentinel_password")
 learned=$(grep -E "^sentinel (myid|current-epoch|monitor|config-epoch|leader-epoch|known-replica|known-sentinel) " \
   "$conf" 2>/dev/null || true)
 # shellcheck disable=SC2046  # the saved line's words: sentinel monitor NAME HOST PORT QUORUM
-set -- $(echo "$learned" | grep "^sentinel monitor $name " || echo "- - - $REDIS_FIRST_PRIMARY 6379")
-primary=$4 port=$5
+set -- $(echo "$learned" | grep "^sentinel monitor $name " || echo "- - - $REDIS_FIRST_PRIMARY ${REDIS_PORT:-6379}")
+primary=$4 primary_port=$5
 
 cat >"$conf.new" <<EOF
-port 26379
+port ${port}
 dir /tmp
-aclfile /run/secrets/redis_sentinel_acl
+aclfile ${secrets}/redis_sentinel_acl
 sentinel resolve-hostnames yes
 sentinel announce-hostnames yes
 sentinel announce-ip ${SENTINEL_ANNOUNCE}
-sentinel announce-port 26379
+sentinel announce-port ${port}
 sentinel sentinel-user sentinel
 sentinel sentinel-pass ${password}
-sentinel monitor ${name} ${primary} ${port} ${REDIS_SENTINEL_QUORUM}
+sentinel monitor ${name} ${primary} ${primary_port} ${REDIS_SENTINEL_QUORUM}
 sentinel down-after-milliseconds ${name} ${REDIS_DOWN_AFTER_MS}
 sentinel failover-timeout ${name} ${REDIS_FAILOVER_TIMEOUT_MS}
 sentinel parallel-syncs ${name} 1
@@ -34,5 +36,5 @@ sentinel auth-pass ${name} ${password}
 EOF
 echo "$learned" | grep -v -e "^sentinel monitor " -e '^$' >>"$conf.new" || true
 mv "$conf.new" "$conf"
-echo "start-sentinel: watching $name, primary $primary:$port (quorum $REDIS_SENTINEL_QUORUM)" >&2
+echo "start-sentinel: watching $name, primary $primary:$primary_port (quorum $REDIS_SENTINEL_QUORUM)" >&2
 exec redis-server "$conf" --sentinel

@@ -1,5 +1,6 @@
 """Helpers the tests share: free ports, waiting, and a real redis-server process."""
 
+import os
 import re
 import shutil
 import socket
@@ -120,34 +121,37 @@ def users_file(secrets_dir, name="redis_users.acl"):
 
 
 class SentinelServer(RedisServer):
-    """A sentinel process of its own, watching the group `counter` whose first primary listens on
-    `primary_port`. With `acl` (a users file) and `password` (the `sentinel` user's), it logs in
-    to Redis and to the other sentinels as that user, as the stack's sentinels do."""
+    """A sentinel of the group `counter` whose first primary listens on `primary_port`, run by the
+    stack's own redis/start-sentinel.sh: it logs in to Redis and to the other sentinels as the
+    `sentinel` user, with the secrets `make secrets` made in `secrets_dir`."""
 
-    def __init__(self, directory, primary_port, acl=None, password=None):
+    SECRETS = {
+        "redis_sentinel_acl": "redis_sentinel.acl",
+        "redis_sentinel_password": "redis_sentinel_password",
+    }
+
+    def __init__(self, directory, primary_port, secrets_dir):
         super().__init__(directory)
         self.primary_port = primary_port
-        self.acl, self.password = acl, password
+        self.secrets = directory / "secrets"  # named as Compose names them in a container
+        self.secrets.mkdir(exist_ok=True)
+        for name, made in self.SECRETS.items():
+            (self.secrets / name).symlink_to(secrets_dir / made)
 
     def start(self):
-        conf = self.directory / "sentinel.conf"
-        if not conf.exists():  # a restart keeps what the sentinel learned
-            users = [
-                f"aclfile {self.acl}",
-                "sentinel sentinel-user sentinel",
-                f"sentinel sentinel-pass {self.password}",
-            ]
-            logins = ["sentinel auth-user counter sentinel", f"sentinel auth-pass counter {self.password}"]
-            lines = [
-                f"port {self.port}",
-                "bind 127.0.0.1",
-                f"dir {self.directory}",
-                *(users if self.acl else []),
-                f"sentinel monitor counter 127.0.0.1 {self.primary_port} 2",
-                "sentinel down-after-milliseconds counter 1000",
-                "sentinel failover-timeout counter 5000",
-                *(logins if self.acl else []),
-            ]
-            conf.write_text("\n".join(lines) + "\n")
-        self.process = subprocess.Popen(["redis-server", str(conf), "--sentinel"], stdout=subprocess.DEVNULL)
+        settings = {
+            "SENTINEL_DIR": self.directory,  # a restart keeps what the sentinel learned there
+            "SECRETS_DIR": self.secrets,
+            "SENTINEL_PORT": self.port,
+            "SENTINEL_ANNOUNCE": "127.0.0.1",
+            "REDIS_PRIMARY_NAME": "counter",
+            "REDIS_FIRST_PRIMARY": "127.0.0.1",
+            "REDIS_PORT": self.primary_port,
+            "REDIS_SENTINEL_QUORUM": 2,
+            "REDIS_DOWN_AFTER_MS": 1000,
+            "REDIS_FAILOVER_TIMEOUT_MS": 5000,
+        }
+        env = {**os.environ, **{key: str(value) for key, value in settings.items()}}
+        script = ROOT / "redis/start-sentinel.sh"
+        self.process = subprocess.Popen(["sh", str(script)], env=env, stdout=subprocess.DEVNULL)
         wait_for(lambda: port_open(self.port), 10, "redis-server --sentinel")

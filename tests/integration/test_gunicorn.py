@@ -3,7 +3,6 @@
 import json
 import re
 import signal
-import time
 
 from counter.metrics import FLUSH_EVERY
 from helpers import load_client
@@ -35,8 +34,13 @@ def test_metrics_add_up_every_worker_whichever_answers(gunicorn):
     assert (
         client.get("/", {"Idempotency-Key": "again"})[0] == client.get("/", {"Idempotency-Key": "again"})[0]
     )
+
     # Each worker writes its figures out every FLUSH_EVERY s and before it answers a scrape.
-    time.sleep(FLUSH_EVERY + 0.5)
+    def flushed():
+        client.close()  # a new connection, maybe to another worker
+        return metric(client.get("/metrics")[2], "counter_increments_total") == result.successes + 1
+
+    wait_for(flushed, FLUSH_EVERY + 5, "every worker's figures", interval=0.2)
     for _ in range(6):  # connections land on different workers; each answer is the whole replica's
         client.close()
         _, _, text = client.get("/metrics")

@@ -33,11 +33,8 @@ class Group:
             )
             for n in (2, 3)
         ]
-        sentinel_acl = secrets_dir / "redis_sentinel.acl"
-        password = secret(secrets_dir, "redis_sentinel_password")
         self.sentinels = [
-            SentinelServer(directory / f"sentinel-{n}", self.primary.port, sentinel_acl, password)
-            for n in (1, 2, 3)
+            SentinelServer(directory / f"sentinel-{n}", self.primary.port, secrets_dir) for n in (1, 2, 3)
         ]
         for server in (*self.replicas, *self.sentinels):
             server.start()
