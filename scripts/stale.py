@@ -1,14 +1,16 @@
-"""Which running services differ from what docker-compose.yml and the images just built say, and why.
+"""Which services differ from what docker-compose.yml and the images just built say, and why.
 
 Compose recreates a container when its configuration's hash or its image changed; `make up`
 replaces them itself (scripts/lib/rollout.sh), so it asks here first, as Compose would decide:
 
     python3 scripts/stale.py CONFIG HASHES IMAGES CONTAINERS
+    python3 scripts/stale.py --failing CONTAINERS    (the ids of those that keep failing)
 
 CONFIG: `docker compose config --format json`; HASHES: `docker compose config --hash '*'`
 (SERVICE HASH lines); IMAGES: SERVICE IMAGE-ID lines, the images the services run now;
-CONTAINERS: `docker inspect` of the project's running containers. Prints one line per stale
-service, SERVICE, a tab, and the reason.
+CONTAINERS: `docker inspect` of the project's containers, running or not. Prints one line per
+stale service, SERVICE, a tab, and the reason. A container that keeps failing (restarting, or
+exited with an error: a broken release shipped by hand, say) is stale too, whatever it runs.
 """
 
 import json
@@ -26,6 +28,17 @@ def changed_settings(spec, container):
     return sorted(key for key in want if have.get(key) != want[key])
 
 
+def keeps_failing(container):
+    """Restarting, exited with an error, or restarted and not healthy since."""
+    state = container["State"]
+    healthy = state.get("Health", {}).get("Status") == "healthy"
+    return (
+        state["Restarting"]
+        or (not state["Running"] and state["ExitCode"] != 0)
+        or (container.get("RestartCount", 0) > 0 and not healthy)
+    )
+
+
 def reasons(service, spec, config_hash, image, containers):
     """Why the service's containers must be replaced, or None."""
     mine = [c for c in containers if c["Config"]["Labels"].get("com.docker.compose.service") == service]
@@ -38,6 +51,9 @@ def reasons(service, spec, config_hash, image, containers):
     if stale:
         names = changed_settings(spec, stale[0])
         found.append(f"its settings changed ({', '.join(names)})" if names else "its definition changed")
+    failing = [c for c in mine if keeps_failing(c)]
+    if failing:
+        found.append(f"{len(failing)} of its {len(mine)} containers keep failing")
     return "; ".join(found) or None
 
 
@@ -51,7 +67,12 @@ def pairs(path):
 
 
 def main(argv=None):
-    config_file, hashes_file, images_file, containers_file = (sys.argv[1:] if argv is None else argv)[:4]
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[0] == "--failing":
+        with open(argv[1]) as f:
+            print("\n".join(c["Id"] for c in json.load(f) if keeps_failing(c)))
+        return 0
+    config_file, hashes_file, images_file, containers_file = argv[:4]
     with open(config_file) as f:
         config = json.load(f)
     with open(containers_file) as f:

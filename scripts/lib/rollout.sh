@@ -8,13 +8,13 @@
 #                    (each finishing its requests) and go. A new replica that never gets there is
 #                    removed and the old ones serve on, untouched.
 #   lb               an edit of lb/site/nginx.conf: nginx's graceful reload; a new image or new
-#                    settings: the container replaced (its connections refused for about a second)
+#                    settings: the container replaced (connections refused or cut for a moment)
 # shellcheck shell=bash
 
 # How long a new web replica may take to become healthy, then ready (/readyz: Redis answers it).
 WEB_HEALTHY_WAIT=90 WEB_READY_WAIT=30
 
-# SERVICE<tab>REASON for each running service whose containers differ from what docker-compose.yml
+# SERVICE<tab>REASON for each service whose containers differ from what docker-compose.yml
 # and the images just built say (scripts/stale.py decides, as Compose would).
 stale_services() {
   local work service ids=()
@@ -25,7 +25,7 @@ stale_services() {
   for service in $(compose config --services); do
     docker image inspect --format "$service {{.Id}}" "$PROJECT-$service" 2>/dev/null || true
   done >"$work/images"
-  mapfile -t ids < <(compose ps --quiet --status running)
+  mapfile -t ids < <(compose ps --quiet --all)
   if [ ${#ids[@]} -gt 0 ]; then docker inspect "${ids[@]}" >"$work/containers.json"; else echo '[]' >"$work/containers.json"; fi
   python3 scripts/stale.py "$work/config.json" "$work/hashes" "$work/images" "$work/containers.json"
   rm -rf "$work"
@@ -39,13 +39,18 @@ lb_config_edited() {
 
 # Ship what changed, then make sure every service runs with SCALE web replicas: ship SCALE
 ship() {
-  local target=$1 service reason line changed=() group=() single_change=""
+  local target=$1 service reason line anew="" changed=() group=() single_change=""
   local -A why=()
   load_topology
-  # A switch of REDIS_MODE (scripts/redis-mode.sh stopped web, or the sentinels are not there yet)
-  # starts the stack anew in that mode: nothing is serving to keep serving.
-  if [ -z "$(running web)" ] || { [ "$REDIS_MODE" = sentinel ] && [ -z "$(running "${SENTINELS[0]}")" ]; }; then
-    say "switching to REDIS_MODE=$REDIS_MODE: the stack starts anew in that mode (Redis restarts once)"
+  # With no web replica running (a switch of REDIS_MODE stopped web, or a broken release keeps
+  # failing), or no sentinel yet in Sentinel mode, the stack starts anew: nothing serves to keep.
+  if [ "$REDIS_MODE" = sentinel ] && [ -z "$(running "${SENTINELS[0]}")" ]; then
+    anew="switching to REDIS_MODE=sentinel: the stack starts anew in that mode (Redis restarts once)"
+  elif [ -z "$(running web)" ]; then
+    anew="no web replica is running: the stack starts anew"
+  fi
+  if [ -n "$anew" ]; then
+    say "$anew"
     compose_or_explain "starting the stack" up --detach --no-build --remove-orphans --scale "web=$target" --wait
     return
   fi
@@ -61,7 +66,7 @@ ship() {
   done
   [ -z "${why[web]:-}" ] || changed+=("web: ${why[web]}; replaced new replicas first, $(surge_of "$target") at a time")
   if [ -n "${why[lb]:-}" ]; then
-    changed+=("lb: ${why[lb]}; its container replaced (connections refused for about a second)")
+    changed+=("lb: ${why[lb]}; its container replaced (connections refused or cut for a moment)")
   elif lb_config_edited; then
     changed+=("lb: lb/site/nginx.conf changed; nginx reloads it gracefully")
   fi
@@ -78,13 +83,14 @@ ship() {
   if [ ${#group[@]} -gt 0 ]; then
     if [ "$REDIS_MODE" = single ]; then
       single_change=$SINGLE
-      say "$SINGLE is the one Redis: replacing it is an outage until it is back (503s with Retry-After); REDIS_MODE=sentinel avoids it"
+      say "$SINGLE is the one Redis: replacing it is an outage of a second or a few, more with more data to load (503s with Retry-After); REDIS_MODE=sentinel avoids it"
       timed "$SINGLE replaced" compose_or_explain "replacing $SINGLE" up --detach --no-build --no-deps --wait "$SINGLE"
     else
       roll_redis_group compose_reach compose_replace "${group[@]}"
     fi
   fi
   if [ -n "${why[web]:-}" ]; then
+    remove_failing_web
     timed "web replaced" roll_web "$target"
   elif [ "$(running web | wc -l)" != "$target" ]; then
     timed "web scaled to $target replicas" scale_web "$target" "$(lb_address)"
@@ -106,6 +112,18 @@ ship() {
 # A Redis group member replaced under Compose (its new container started): compose_replace NAME
 compose_replace() {
   compose_or_explain "replacing $1" up --detach --no-build --no-deps "$1"
+}
+
+# Web replicas that keep failing (a broken release shipped by hand) serve nothing, and would hold
+# up the wait for the new replicas' health: they go first.
+remove_failing_web() {
+  local ids=() failing=()
+  mapfile -t ids < <(compose ps --quiet --all web)
+  [ ${#ids[@]} -gt 0 ] || return 0
+  mapfile -t failing < <(docker inspect "${ids[@]}" | python3 scripts/stale.py --failing /dev/stdin)
+  [ -n "${failing[0]:-}" ] || return 0
+  say "web: $(short_ids "${failing[@]}")keep failing and serve nothing: removed first"
+  docker rm --force "${failing[@]}" >/dev/null
 }
 
 reload_lb() {

@@ -2,7 +2,8 @@
 under Sentinel (make deploy REDIS_MODE=sentinel): one Redis instance and one sentinel on each
 node, a load balancer on each node, web replicas on node-2 and node-3, images through the lab's
 registry. Then, under steady load: scaling, a drained node, a node lost outright and its return,
-the node with the Redis primary lost, and that node cut off the network and healed.
+the node with the Redis primary lost, and that node cut off the network and healed; and a change
+of Redis shipped with make deploy, the group rolled one member at a time.
 
 Clients are given every node's address, as DNS round robin would give them, and move to the next
 when a connection breaks. Every load ends with the promise's checks: no count handed out twice,
@@ -21,8 +22,8 @@ import pytest
 from helpers import host_stalls, load_client
 from helpers.faults import FaultWindow, resumed_after
 from helpers.redis_group import RedisGroup, read_topology
-from helpers.stack import Stack, assert_exact
-from helpers.support import ROOT, wait_for
+from helpers.stack import Stack, assert_exact, assert_within_bounds
+from helpers.support import ROOT, project_copy, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -245,36 +246,37 @@ def test_draining_a_node_moves_its_replicas_and_keyed_requests_end_exact(deploye
 
 def test_losing_the_node_with_the_primary_promotes_another_and_fails_only_what_was_in_flight(deployed):
     deployed.spread()
-    assert deployed.primary() == "redis"  # on node-1, with a sentinel and a load balancer
+    primary = deployed.primary()
+    node = deployed.placed_on()[primary]  # with a sentinel and a load balancer
     before = deployed.count()
-    kill = FaultWindow(lambda: deployed.host_docker("kill", deployed.node("node-1")))
-    deployed.use("node-2")
+    kill = FaultWindow(lambda: deployed.host_docker("kill", deployed.node(node)))
+    deployed.use(next(n for n in NODES if n != node))
     result = deployed.load(clients=16, seconds=20, retry=True, timeout=5, during=kill)
     assert result.gave_up == 0, result.attempts
     assert_exact(deployed, result, before)
     resumed = resumed_after(result, kill.start)
     print(
-        f"\nnode-1 lost: writes resumed {resumed:.2f} s after (down-after {DOWN_AFTER_MS} ms)",
+        f"\n{node} lost: writes resumed {resumed:.2f} s after (down-after {DOWN_AFTER_MS} ms)",
         result.attempts,
     )
     assert resumed < 10
-    assert deployed.primary() in ("redis-2", "redis-3")
+    assert deployed.primary() != primary
 
-    deployed.host_docker("start", deployed.node("node-1"))
-    deployed.wait(lambda: deployed.node_state("node-1") == "ready", 90, "node-1 back")
-    deployed.wait(lambda: deployed.role("redis")[::2] == ("slave", "up"), 90, "redis a replica again")
-    assert deployed.role("redis")[1] == deployed.primary()
+    deployed.host_docker("start", deployed.node(node))
+    deployed.wait(lambda: deployed.node_state(node) == "ready", 90, f"{node} back")
+    deployed.wait(lambda: deployed.role(primary)[::2] == ("slave", "up"), 90, f"{primary} a replica again")
+    assert deployed.role(primary)[1] == deployed.primary()
 
     placed = deployed.placed_on()
-    sentinel = next(name for name in deployed.redis.sentinels if placed[name] == "node-1")
+    sentinel = next(name for name in deployed.redis.sentinels if placed[name] == node)
 
-    def sentinel_1_follows():
+    def sentinel_follows():
         lines = deployed.redis.ask("redis", sentinel, "SENTINEL", "MASTER", "counter", check=False)
         fields = dict(zip(lines.splitlines()[::2], lines.splitlines()[1::2], strict=False))
         return fields.get("ip") == deployed.primary() and fields.get("num-other-sentinels") == "2"
 
-    deployed.wait(sentinel_1_follows, 60, f"{sentinel} back on node-1, naming the new primary")
-    deployed.wait(lambda: deployed.placement("lb").get("node-1") == 1, 60, "node-1's load balancer")
+    deployed.wait(sentinel_follows, 60, f"{sentinel} back on {node}, naming the new primary")
+    deployed.wait(lambda: deployed.placement("lb").get(node) == 1, 60, f"{node}'s load balancer")
 
 
 def test_cutting_off_the_node_with_the_primary_then_healing_it_loses_and_doubles_nothing(deployed):
@@ -303,3 +305,66 @@ def test_cutting_off_the_node_with_the_primary_then_healing_it_loses_and_doubles
     new = deployed.primary(ask=other)
     assert new != primary
     deployed.wait(lambda: deployed.role(primary) == ("slave", new, "up"), 60, f"{primary} a replica again")
+
+
+# Failed requests plain clients may see while the group is rolled: a fifth of the 1,370 that
+# updating all three instances at once cost when it was measured (issue: ship a change).
+PLAIN_FAILURES_AT_MOST = 1370 // 5
+
+
+@pytest.fixture(scope="module")
+def edited(deployed, tmp_path_factory):
+    """A copy of the project for make deploy, whose redis/ a test edits; the stack as found after."""
+    tree = project_copy(tmp_path_factory.mktemp("tree") / "counter")
+    yield tree
+    deployed.tree = ROOT
+
+
+def redeploy_redis_under_load(deployed, tree, number, retry):
+    """make deploy of a change of Redis's image (a line added to redis/start-redis.sh), from `tree`,
+    under 16 clients: keyed and retried, knowing every node; or plain, on node-2's load balancer.
+    Returns (load result, make deploy's output)."""
+    script = tree / "redis/start-redis.sh"
+    script.write_text(script.read_text() + f"# release {number}\n")
+    deployed.tree = tree
+    members = deployed.redis.instances + deployed.redis.sentinels
+    old = {name: deployed.docker("service", "inspect", "--format", "{{.Version.Index}}", f"counter_{name}")
+           for name in members}  # fmt: skip
+    done = {}
+
+    def redeploy():
+        done["out"] = deployed.make("deploy", f"SCALE={REPLICAS}", timeout=900)
+
+    hosts = list(deployed.addresses.values()) if retry else deployed.addresses["node-2"]
+    result = load_client.run(
+        deployed.port, host=hosts, clients=16, timeout=5, retry=retry, after=2, during=redeploy
+    )
+    output = done["out"].stdout
+    print(f"\nmake deploy, redis/ edited ({'keyed' if retry else 'plain'}): {result.attempts}\n{output}")
+    for name in members:  # every member updated
+        assert (
+            deployed.docker("service", "inspect", "--format", "{{.Version.Index}}", f"counter_{name}")
+            != old[name]
+        )
+    return result, output
+
+
+def test_make_deploy_rolls_a_changed_redis_group_one_member_at_a_time_under_keyed_clients(deployed, edited):
+    old_primary = deployed.primary()
+    before = deployed.count()
+    result, output = redeploy_redis_under_load(deployed, edited, 1, retry=True)
+    assert result.gave_up == 0, result.attempts
+    assert_exact(deployed, result, before)
+    steps = [line.split(":")[0].removeprefix("==> ") for line in output.splitlines() if "done in" in line]
+    sentinels = [s for s in steps if s.startswith("sentinel ")]
+    assert len(sentinels) == 3 and steps.index(sentinels[-1]) < steps.index(
+        f"primary switched from {old_primary}"
+    ), output
+    assert deployed.primary() != old_primary
+
+
+def test_make_deploy_rolls_a_changed_redis_group_with_few_failures_for_plain_clients(deployed, edited):
+    before = deployed.count()
+    result, _ = redeploy_redis_under_load(deployed, edited, 2, retry=False)
+    assert_within_bounds(deployed, result, before)
+    assert result.failed_attempts <= PLAIN_FAILURES_AT_MOST, result.attempts

@@ -5,13 +5,14 @@ import sys
 from helpers.support import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from stale import reasons  # noqa: E402
+from stale import keeps_failing, reasons  # noqa: E402
 
 
-def container(service, image="sha256:aaaa1111bbbb2222", config_hash="h1", env=("A=1",)):
+def container(service, image="sha256:aaaa1111bbbb2222", config_hash="h1", env=("A=1",), state=None):
     labels = {"com.docker.compose.service": service, "com.docker.compose.image": image,
               "com.docker.compose.config-hash": config_hash}  # fmt: skip
-    return {"Image": image, "Config": {"Labels": labels, "Env": list(env)}}
+    state = state or {"Running": True, "Restarting": False, "ExitCode": 0}
+    return {"Image": image, "Config": {"Labels": labels, "Env": list(env)}, "State": state}
 
 
 SPEC = {"environment": {"A": "1"}}
@@ -38,3 +39,21 @@ def test_changed_settings_are_named_and_other_changes_said_as_such():
 
 def test_a_service_with_no_running_container_is_left_to_start():
     assert reasons("redis-2", SPEC, "h9", "sha256:ffff", [container("web")]) is None
+
+
+def test_containers_that_keep_failing_are_stale_whatever_they_run():
+    restarting = container("web", state={"Running": True, "Restarting": True, "ExitCode": 1})
+    exited = container("web", state={"Running": False, "Restarting": False, "ExitCode": 1})
+    done = container("web", state={"Running": False, "Restarting": False, "ExitCode": 0})
+    image = "sha256:aaaa1111bbbb2222"
+    assert reasons("web", SPEC, "h1", image, [container("web"), restarting, exited]) == (
+        "2 of its 3 containers keep failing"
+    )
+    assert reasons("web", SPEC, "h1", image, [container("web"), done]) is None
+
+
+def test_a_container_restarted_is_failing_until_it_is_healthy_again():
+    restarted = {**container("web"), "RestartCount": 3}
+    assert keeps_failing(restarted)
+    restarted["State"]["Health"] = {"Status": "healthy"}
+    assert not keeps_failing(restarted)
