@@ -368,3 +368,31 @@ def test_make_deploy_rolls_a_changed_redis_group_with_few_failures_for_plain_cli
     result, _ = redeploy_redis_under_load(deployed, edited, 2, retry=False)
     assert_within_bounds(deployed, result, before)
     assert result.failed_attempts <= PLAIN_FAILURES_AT_MOST, result.attempts
+
+
+def test_negative_control_updating_the_group_at_once_fails_more_requests(deployed):
+    """The group's members updated together, as one `docker stack deploy` of the changed stack
+    file updates them (each service forced to a new task at once): the plain clients' bound above
+    fails."""
+    members = deployed.redis.instances + deployed.redis.sentinels
+
+    def at_once():
+        for name in members:
+            deployed.docker("service", "update", "--detach", "--force", f"counter_{name}")
+
+        def updated():
+            states = [
+                deployed.docker(
+                    "service", "inspect", "--format", "{{.UpdateStatus.State}}", f"counter_{name}"
+                )
+                for name in members
+            ]
+            return set(states) == {"completed"}
+
+        deployed.wait(updated, 180, "every member of the group updated")
+
+    result = load_client.run(
+        deployed.port, host=deployed.addresses["node-2"], clients=16, timeout=5, after=5, during=at_once
+    )
+    print(f"\nthe group updated at once (plain): {result.attempts}")
+    assert result.failed_attempts > PLAIN_FAILURES_AT_MOST, result.attempts
