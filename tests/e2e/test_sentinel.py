@@ -119,6 +119,7 @@ def test_a_primary_cut_off_the_network_is_replaced_and_rejoins_as_a_replica(ha):
 
 
 def test_a_primary_back_with_its_data_lost_has_a_replica_promoted_and_copies_it(ha):
+    assert [ha.get("/")[0] for _ in range(20)] == [200] * 20  # counts to lose, alone or not
     before, old = ha.stats(), ha.primary()
     container = ha.container(old)
     ha.run("docker", "exec", container, "sh", "-c", "rm -rf /data/*")
