@@ -266,15 +266,19 @@ def test_losing_the_node_with_the_primary_promotes_another_and_fails_only_what_w
 
     deployed.host_docker("start", deployed.node(node))
     deployed.wait(lambda: deployed.node_state(node) == "ready", 90, f"{node} back")
-    deployed.wait(lambda: deployed.role(primary) == ("slave", new, "up"), 90, f"{primary} a replica of {new}")
+    deployed.wait(
+        lambda: deployed.role(primary) == ("slave", deployed.primary(ask=other), "up"),
+        90,
+        f"{primary} a replica of the primary the sentinels name",
+    )
     sentinel = next(name for name in deployed.redis.sentinels if placed[name] == node)
 
-    def sentinel_follows():
-        lines = deployed.redis.ask(other, sentinel, "SENTINEL", "MASTER", "counter", check=False)
+    def sentinel_follows():  # asked from its own node, as the others see it named
+        lines = deployed.redis.ask(primary, sentinel, "SENTINEL", "MASTER", "counter", check=False)
         fields = dict(zip(lines.splitlines()[::2], lines.splitlines()[1::2], strict=False))
-        return fields.get("ip") == new and fields.get("num-other-sentinels") == "2"
+        return fields.get("ip") == deployed.primary(ask=other) and fields.get("num-other-sentinels") == "2"
 
-    deployed.wait(sentinel_follows, 60, f"{sentinel} back on {node}, naming the new primary")
+    deployed.wait(sentinel_follows, 120, f"{sentinel} back on {node}, naming the primary the others name")
     deployed.wait(lambda: deployed.placement("lb").get(node) == 1, 60, f"{node}'s load balancer")
 
 

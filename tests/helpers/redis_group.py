@@ -60,11 +60,15 @@ class RedisGroup:
         return dict(line.split(":", 1) for line in lines if ":" in line)
 
     def primary(self, via):
-        """The instance the first sentinel that answers names primary (asked from `via`)."""
+        """The instance most sentinels name primary (asked from `via`): one back from a lost node
+        may still name the old primary until it hears from the others."""
+        named = []
         for sentinel in self.sentinels:
             answer = self.ask(
                 via, sentinel, "SENTINEL", "get-master-addr-by-name", self.topology.primary_name, check=False
             )
             if answer.split("\n")[0] in self.instances:
-                return answer.split("\n")[0]
-        raise AssertionError("no sentinel names a primary")
+                named.append(answer.split("\n")[0])
+        if not named:
+            raise AssertionError("no sentinel names a primary")
+        return max(set(named), key=named.count)
