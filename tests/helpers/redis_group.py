@@ -60,8 +60,8 @@ class RedisGroup:
         return dict(line.split(":", 1) for line in lines if ":" in line)
 
     def primary(self, via):
-        """The instance most sentinels name primary (asked from `via`): one back from a lost node
-        may still name the old primary until it hears from the others."""
+        """The instance a majority of the sentinels name primary (asked from `via`): one back from
+        a lost node may still name the old primary until it hears from the others."""
         named = []
         for sentinel in self.sentinels:
             answer = self.ask(
@@ -69,6 +69,7 @@ class RedisGroup:
             )
             if answer.split("\n")[0] in self.instances:
                 named.append(answer.split("\n")[0])
-        if not named:
-            raise AssertionError("no sentinel names a primary")
-        return max(set(named), key=named.count)
+        for name in set(named):
+            if named.count(name) > len(self.sentinels) // 2:
+                return name
+        raise AssertionError(f"no majority of the sentinels names one primary: {named}")
