@@ -21,7 +21,7 @@ import pytest
 
 from helpers import host_stalls, load_client
 from helpers.faults import FaultWindow, resumed_after
-from helpers.redis_group import RedisGroup, read_topology
+from helpers.redis_group import NoPrimary, RedisGroup, read_topology
 from helpers.stack import Stack, assert_exact, assert_within_bounds
 from helpers.support import ROOT, project_copy, wait_for
 
@@ -248,7 +248,7 @@ def named_primary(deployed, ask):
     """The primary a majority of the sentinels name, or None while they do not agree."""
     try:
         return deployed.primary(ask=ask)
-    except AssertionError:
+    except NoPrimary:
         return None
 
 

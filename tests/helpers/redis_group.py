@@ -35,6 +35,11 @@ def read_topology(env=None, tree=ROOT):
     return Topology(json.loads(config))
 
 
+class NoPrimary(OSError):
+    """No majority of the sentinels names one primary (yet): a passing state, as a refused
+    connection is, so that a wait (helpers.support.wait_for) asks again."""
+
+
 class RedisGroup:
     """`run_in(service, argv, check)` runs argv in the service's container and returns its
     standard output, or "" (with check=False) where the service has no running container."""
@@ -72,4 +77,4 @@ class RedisGroup:
         for name in set(named):
             if named.count(name) > len(self.sentinels) // 2:
                 return name
-        raise AssertionError(f"no majority of the sentinels names one primary: {named}")
+        raise NoPrimary(f"no majority of the sentinels names one primary: {named}")
