@@ -84,7 +84,7 @@ swarm-lab:
 swarm-lab-down:
 	@lab/lab.sh down
 
-.PHONY: secrets  ## make the Redis passwords if they are missing (make up does this)
+.PHONY: secrets  ## make the Redis passwords and TLS certificates if missing (make up does this); ROTATE=certs renews the certificates
 secrets:
 	@scripts/secrets.sh
 

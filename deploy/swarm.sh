@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/checks.sh
+# On Swarm, Redis's traffic crosses the network between machines: over TLS unless REDIS_TLS=off.
+export REDIS_TLS=${REDIS_TLS:-on}
 source scripts/lib/compose.sh
 source scripts/lib/explain.sh
 source scripts/lib/probes.sh
@@ -279,11 +281,18 @@ swarm_replace() {
 }
 
 # How make deploy reaches the Redis group (scripts/lib/redis.sh): a container of the Redis image
-# on the stack's back network, with the admin's password, made once and removed on exit.
+# on the stack's back network, with the admin's password and TLS certificate, made once and
+# removed on exit.
 start_reach() {
-  reach_container=${reach_container:-$(docker run --detach --rm --network "${stack}_back" \
-    --env "REDISCLI_AUTH=$(cat secrets/redis_admin_password)" --entrypoint sleep "${tags[redis]}" infinity)} \
+  [ -z "${reach_container:-}" ] || return 0
+  reach_container=$(docker run --detach --rm --network "${stack}_back" --env "REDIS_TLS=$REDIS_TLS" \
+    --env "REDISCLI_AUTH=$(cat secrets/redis_admin_password)" --entrypoint sleep "${tags[redis]}" infinity) \
     || die "could not start a container on the stack's back network to reach Redis"
+  mkdir -p "$work/reach/secrets"
+  cp secrets/redis_tls_ca.crt "$work/reach/secrets/redis_tls_ca"
+  cp secrets/redis_tls_admin.pem "$work/reach/secrets/redis_tls"
+  docker cp "$work/reach/secrets" "$reach_container:/run/" >/dev/null \
+    || die "could not give the container that reaches Redis its certificate"
 }
 swarm_reach() { docker exec -i "$reach_container" "$@"; }
 

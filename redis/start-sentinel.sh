@@ -17,8 +17,9 @@ learned=$(grep -E "^sentinel (myid|current-epoch|monitor|config-epoch|leader-epo
 set -- $(echo "$learned" | grep "^sentinel monitor $name " || echo "- - - $REDIS_FIRST_PRIMARY ${REDIS_PORT:-6379}")
 primary=$4 primary_port=$5
 
-cat >"$conf.new" <<EOF
-port ${port}
+# Over TLS only under REDIS_TLS=on (tls-conf), to Redis and to the other sentinels as well.
+{ if [ "${REDIS_TLS:-off}" = on ]; then tls-conf "$port" "$secrets"; else echo "port ${port}"; fi; } >"$conf.new"
+cat >>"$conf.new" <<EOF
 dir /tmp
 aclfile ${secrets}/redis_sentinel_acl
 sentinel resolve-hostnames yes

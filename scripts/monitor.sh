@@ -18,10 +18,13 @@ for name in $(running_instances); do
     || die "$name refused to reload its users (scripts/secrets.sh made them)"
 done
 # What Prometheus and the exporter read, from the topology in docker-compose.yml: every instance
-# and sentinel of this REDIS_MODE, and the exporter's password for each address.
+# and sentinel of this REDIS_MODE, and the exporter's password for each address (rediss:// is
+# over TLS, as REDIS_TLS=on has them).
+scheme=redis
+[ "$REDIS_TLS" = off ] || scheme=rediss
 mkdir -p monitoring/targets
-for kind in redis sentinel; do topology targets "$kind" "$REDIS_MODE" >"monitoring/targets/$kind.json"; done
-(umask 077 && topology exporter-passwords secrets/redis_exporter_password >secrets/redis_exporter_passwords.json)
+for kind in redis sentinel; do topology targets "$kind" "$REDIS_MODE" "$scheme" >"monitoring/targets/$kind.json"; done
+(umask 077 && topology exporter-passwords secrets/redis_exporter_password "$scheme" >secrets/redis_exporter_passwords.json)
 chmod 644 secrets/redis_exporter_passwords.json   # read by the exporter's user, as the other secrets
 compose_or_explain "starting monitoring" --profile monitoring up --detach --wait prometheus nginx-exporter redis-exporter
 address=$(published prometheus 9090)

@@ -47,3 +47,5 @@ ACL
 # (redis_exporter's file that maps each instance's address to its password: make monitor writes
 # it, from the instances docker-compose.yml declares.)
 chmod 644 "$dir"/*
+
+scripts/certificates.sh "$dir"

@@ -16,9 +16,10 @@ WHAT is one of:
   sentinel-list      host:port of every sentinel, separated by commas (REDIS_SENTINELS)
   primary-name       the sentinels' name for the primary
   volumes NAME...    the Docker volumes (with the project's prefix) that these services mount
-  targets KIND MODE  Prometheus's file_sd targets of the instances or sentinels (KIND redis|sentinel)
-  exporter-passwords FILE   redis_exporter's password file: each address, with the user, to the
-                     password in FILE
+  targets KIND MODE SCHEME   Prometheus's file_sd targets of the instances or sentinels (KIND
+                     redis|sentinel), reached as SCHEME (redis, or rediss: over TLS)
+  exporter-passwords FILE SCHEME   redis_exporter's password file: each address, with the user,
+                     to the password in FILE
 """
 
 import json
@@ -105,14 +106,15 @@ def answer(topology, what, args):
     if what == "primary-name":
         return topology.primary_name
     if what == "targets":
-        kind, mode = args
+        kind, mode, scheme = args
         addresses = topology.addresses(kind, mode)
-        return json.dumps([{"targets": addresses}] if addresses else [])
+        return json.dumps([{"targets": addresses, "labels": {"__scheme": scheme}}] if addresses else [])
     if what == "exporter-passwords":
-        with open(args[0]) as secret:
+        path, scheme = args
+        with open(path) as secret:
             password = secret.read().strip()
         every = topology.addresses("redis", "sentinel") + topology.addresses("sentinel", "sentinel")
-        return json.dumps({f"redis://exporter@{address}": password for address in every})
+        return json.dumps({f"{scheme}://exporter@{address}": password for address in every})
     raise TopologyError(f"no such question: {what}")
 
 

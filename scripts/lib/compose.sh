@@ -9,6 +9,14 @@ case "$REDIS_MODE" in
   single | sentinel) export REDIS_MODE ;;
   *) die "REDIS_MODE must be single or sentinel, got '$REDIS_MODE'" ;;
 esac
+# Redis's traffic over TLS (on) or not (off): from the environment, else from .env, else off
+# under Compose, where it never leaves the host (deploy/swarm.sh makes it on on Swarm).
+REDIS_TLS=${REDIS_TLS:-$(sed -n 's/^REDIS_TLS=//p' .env 2>/dev/null | tail -n 1 || true)}
+REDIS_TLS=${REDIS_TLS:-off}
+case "$REDIS_TLS" in
+  on | off) export REDIS_TLS ;;
+  *) die "REDIS_TLS must be on or off, got '$REDIS_TLS'" ;;
+esac
 [ -z "${BACK_NETWORK:-}" ] || check_pattern BACK_NETWORK "$BACK_NETWORK" '^([0-9]{1,3}\.){2}[0-9]{1,3}$' \
   "the first three numbers of a /24, such as 10.210.0"
 

@@ -60,11 +60,21 @@ def test_the_scripts_list_every_instance_and_sentinel(tree, docker):
 
 
 def test_prometheus_targets_name_every_instance_and_sentinel(tree, docker):
-    targets = json.loads(" ".join(bash(tree, "topology targets redis sentinel")))
-    assert targets == [{"targets": [f"{name}:6379" for name in ("redis", "redis-2", "redis-3", "redis-4")]}]
-    sentinels = json.loads(" ".join(bash(tree, "topology targets sentinel sentinel")))
-    assert sentinels == [{"targets": ["sentinel-1:26379", "sentinel-2:26379", "sentinel-c:26379"]}]
-    assert json.loads(" ".join(bash(tree, "topology targets sentinel single"))) == []
+    targets = json.loads(" ".join(bash(tree, "topology targets redis sentinel redis")))
+    assert targets == [
+        {
+            "targets": [f"{name}:6379" for name in ("redis", "redis-2", "redis-3", "redis-4")],
+            "labels": {"__scheme": "redis"},
+        }
+    ]
+    sentinels = json.loads(" ".join(bash(tree, "topology targets sentinel sentinel rediss")))
+    assert sentinels == [
+        {
+            "targets": ["sentinel-1:26379", "sentinel-2:26379", "sentinel-c:26379"],
+            "labels": {"__scheme": "rediss"},
+        }
+    ]
+    assert json.loads(" ".join(bash(tree, "topology targets sentinel single redis"))) == []
 
 
 def test_the_swarm_stack_places_every_instance_and_sentinel_on_its_labelled_node(tree, docker):

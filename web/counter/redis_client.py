@@ -13,7 +13,7 @@ from flask import current_app
 from redis import Redis
 from redis import exceptions as redis_errors
 from redis.backoff import NoBackoff
-from redis.connection import Connection, ConnectionPool
+from redis.connection import Connection, ConnectionPool, SSLConnection
 from redis.retry import Retry
 from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
 
@@ -65,6 +65,10 @@ class BoundedLookup(Connection):
         if (host, port) not in cls.last_found:
             raise redis_errors.TimeoutError(f"looking up {host} took longer than {waited:g} s")
         return cls.last_found[host, port]
+
+
+class BoundedTlsLookup(BoundedLookup, SSLConnection):
+    """A TLS connection, its name lookup bounded as above."""
 
 
 class Demoted(redis_errors.ConnectionError):
@@ -155,24 +159,45 @@ def password_of(config):
         return secret.read().strip()
 
 
+class PrimaryTlsConnection(PrimaryConnection, SSLConnection):
+    """The same, over TLS."""
+
+
+def tls_of(config):
+    """redis-py's TLS settings under REDIS_TLS=on: this process's certificate, and the stack's
+    authority as the only one trusted. Like Redis between its own nodes, the peer is checked
+    against the authority, not against its name (every certificate is the stack's own)."""
+    if config["REDIS_TLS"] != "on":
+        return {}
+    return {
+        "ssl_certfile": config["REDIS_TLS_CERT_FILE"],
+        "ssl_keyfile": config["REDIS_TLS_CERT_FILE"],
+        "ssl_ca_certs": config["REDIS_TLS_CA_FILE"],
+        "ssl_check_hostname": False,
+    }
+
+
 def connect(config):
     """The process's client, built from the app's settings: one try per call, every wait bounded."""
     timeout = config["REDIS_TIMEOUT"]
+    tls = tls_of(config)
     common = {
         "username": config["REDIS_USERNAME"] or None,
         "password": password_of(config),
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
         "retry": Retry(NoBackoff(), 0),  # redis-py's default retries would spend the budget unseen
+        **tls,
     }
+    lookup, primary = (BoundedTlsLookup, PrimaryTlsConnection) if tls else (BoundedLookup, PrimaryConnection)
     if config["REDIS_MODE"] == "single":
-        return Redis.from_url(config["REDIS_URL"], connection_class=BoundedLookup, **common)
+        return Redis.from_url(config["REDIS_URL"], connection_class=lookup, **common)
     sentinels = Sentinels(
         sentinel_addresses(config["REDIS_SENTINELS"]),
         timeout,
-        sentinel_kwargs={**common, "connection_class": BoundedLookup},
+        sentinel_kwargs={**common, "connection_class": lookup},
     )
-    return sentinels.master_for(config["REDIS_PRIMARY_NAME"], connection_class=PrimaryConnection, **common)
+    return sentinels.master_for(config["REDIS_PRIMARY_NAME"], connection_class=primary, **common)
 
 
 def check_login(client, config):

@@ -27,6 +27,11 @@ class Settings:
     REDIS_PRIMARY_NAME: str = setting("counter")  # the sentinels' name for the primary
     REDIS_USERNAME: str = setting("")
     REDIS_PASSWORD_FILE: str = setting("")
+    # on: Redis and the sentinels are reached over TLS, with this certificate (and its key, in the
+    # same file) from the stack's authority, whose certificate is REDIS_TLS_CA_FILE.
+    REDIS_TLS: str = setting("off", choices=("off", "on"))
+    REDIS_TLS_CERT_FILE: str = setting("/run/secrets/redis_tls")
+    REDIS_TLS_CA_FILE: str = setting("/run/secrets/redis_tls_ca")
     # Sentinel mode: an increment is answered 200 only once this many replicas have it in their
     # append-only file (WAIT, then WAITAOF), each waited for at most REDIS_ACK_TIMEOUT seconds.
     # 0 turns the acknowledgement off (and Redis's min-replicas-to-write with it).
