@@ -12,9 +12,9 @@ say() { echo "start-redis: $*" >&2; }
 secret() { cat "/run/secrets/$1"; }
 
 # Every instance alike: over TLS only under REDIS_TLS=on (tls-conf); the append-only file fsynced
-# before every reply, so that an increment
-# that was answered survives a crash; only keys with a time to live (idempotency keys) may be
-# evicted, never the count; background tasks REDIS_HZ times a second (idle CPU is mostly those).
+# before every reply, so that an increment that was answered survives a crash; only keys with a
+# time to live (idempotency keys) may be evicted, never the count; background tasks REDIS_HZ times
+# a second (idle CPU is mostly those).
 common_conf() {
   if [ "${REDIS_TLS:-off}" = on ]; then tls-conf 6379 /run/secrets; else echo "port 6379"; fi
   cat <<EOF
