@@ -4,6 +4,7 @@ stack's own authority gets in; the app is such a client."""
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -159,7 +160,7 @@ def test_a_valid_certificate_gets_in_and_a_renewed_one_too(tls_redis, secrets_di
         shutil.copy(secrets_dir / name, tmp_path / name)
     assert "made" in certificates(tmp_path, ROTATE="certs")  # make secrets ROTATE=certs: same authority
     renewed = str(tmp_path / "redis_tls_admin.pem")
-    assert open(renewed).read() != open(admin).read()
+    assert Path(renewed).read_text() != Path(admin).read_text()
     assert client(server, secrets_dir, ssl_certfile=renewed, ssl_keyfile=renewed, ssl_ca_certs=ca).ping()
 
 
