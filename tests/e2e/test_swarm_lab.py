@@ -3,7 +3,9 @@ under Sentinel (make deploy REDIS_MODE=sentinel): one Redis instance and one sen
 node, a load balancer on each node, web replicas on node-2 and node-3, images through the lab's
 registry. Then, under steady load: scaling, a drained node, a node lost outright and its return,
 the node with the Redis primary lost, and that node cut off the network and healed; and a change
-of Redis shipped with make deploy, the group rolled one member at a time.
+of Redis shipped with make deploy, the group rolled one member at a time. Redis's traffic is over
+TLS, as make deploy has it by default: a capture of what crosses between the nodes, under load and
+a failover, holds no password, command or key of Redis's.
 
 Clients are given every node's address, as DNS round robin would give them, and move to the next
 when a connection breaks. Every load ends with the promise's checks: no count handed out twice,
@@ -20,6 +22,7 @@ import uuid
 import pytest
 
 from helpers import host_stalls, load_client
+from helpers.capture import Capture, bridge_of
 from helpers.faults import FaultWindow, resumed_after
 from helpers.redis_group import NoPrimary, RedisGroup, read_topology
 from helpers.stack import Stack, assert_exact, assert_within_bounds
@@ -190,6 +193,12 @@ def test_deploy_puts_an_instance_and_a_sentinel_on_each_node_and_an_lb_everywher
     )
     assert image.startswith(deployed.env["REGISTRY"] + "/counter-web:")
     assert deployed.primary() == "redis"
+    for name in group.instances:  # over TLS, with no plain port (REDIS_TLS=on, make deploy's default)
+        ports = (
+            group.cli(name, "CONFIG", "GET", "port").split()
+            + group.cli(name, "CONFIG", "GET", "tls-port").split()
+        )
+        assert ports == ["port", "0", "tls-port", "6379"], name
     for node, address in deployed.addresses.items():  # every node's load balancer reaches every replica
         client = load_client.Client(8080, host=address)
         served = {client.get("/")[1].getheader("X-Served-By") for _ in range(40)}
@@ -244,6 +253,17 @@ def test_draining_a_node_moves_its_replicas_and_keyed_requests_end_exact(deploye
     deployed.wait(lambda: deployed.role("redis-2") == ("slave", "redis", "up"), 60, "redis-2 back")
 
 
+# What must never cross between the nodes in clear: every Redis password, and Redis's commands
+# and keys as the app sends them. nginx's requests to the web replicas do cross in clear (they
+# carry only counts): that the capture holds them shows it sees inside the overlay's packets.
+REDIS_IN_CLEAR = ("EVALSHA", "counter:")
+SEEN_IN_CLEAR = "I have been seen"
+
+
+def redis_secrets():
+    return [path.read_text().strip() for path in (ROOT / "secrets").glob("redis_*_password")]
+
+
 def named_primary(deployed, ask):
     """The primary a majority of the sentinels name, or None while they do not agree."""
     try:
@@ -252,7 +272,9 @@ def named_primary(deployed, ask):
         return None
 
 
-def test_losing_the_node_with_the_primary_promotes_another_and_fails_only_what_was_in_flight(deployed):
+def test_losing_the_node_with_the_primary_promotes_another_fails_only_what_was_in_flight_and_shows_no_secret(
+    deployed, tmp_path
+):
     deployed.spread()
     primary, placed = deployed.primary(), deployed.placed_on()
     node = placed[primary]  # with a sentinel and a load balancer
@@ -260,9 +282,14 @@ def test_losing_the_node_with_the_primary_promotes_another_and_fails_only_what_w
     before = deployed.count()
     kill = FaultWindow(lambda: deployed.host_docker("kill", deployed.node(node)))
     deployed.use(next(n for n in NODES if n != node))
-    result = deployed.load(clients=16, seconds=20, retry=True, timeout=5, during=kill)
+    with Capture(bridge_of(deployed.lab), tmp_path / "between-nodes.pcap") as capture:
+        result = deployed.load(clients=16, seconds=20, retry=True, timeout=5, during=kill)
     assert result.gave_up == 0, result.attempts
     assert_exact(deployed, result, before)
+    shown = capture.count([*redis_secrets(), *REDIS_IN_CLEAR, SEEN_IN_CLEAR])
+    print(f"\ncaptured between the nodes: {capture.size} bytes; in clear: {shown}")
+    assert shown.pop(SEEN_IN_CLEAR, 0) > result.successes // 10  # the capture sees inside the overlay
+    assert shown == {}
     resumed = resumed_after(result, kill.start)
     print(
         f"\n{node} lost: writes resumed {resumed:.2f} s after (down-after {DOWN_AFTER_MS} ms)",
@@ -383,6 +410,36 @@ def test_make_deploy_rolls_a_changed_redis_group_with_few_failures_for_plain_cli
     result, _ = redeploy_redis_under_load(deployed, edited, 2, retry=False)
     assert_within_bounds(deployed, result, before)
     assert result.failed_attempts <= PLAIN_FAILURES_AT_MOST, result.attempts
+
+
+def test_negative_control_the_capture_finds_redis_traffic_sent_in_clear_between_nodes(deployed, tmp_path):
+    """The same capture and the same checks, while a client on node-1 speaks to a Redis on node-2
+    without TLS, as the app would with REDIS_TLS=off: its password, command and key are found."""
+    deployed.use("node-1")
+    image = deployed.docker(
+        "service", "inspect", "counter_redis", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}"
+    )
+    deployed.docker(
+        "service", "create", "--detach=false", "--quiet", "--name", "counter_plain",
+        "--network", "counter_back", "--constraint", "node.hostname==node-2",
+        image, "redis-server", "--protected-mode", "no", "--save", "",
+    )  # fmt: skip
+    try:
+        password = (ROOT / "secrets/redis_app_password").read_text().strip()
+        with Capture(bridge_of(deployed.lab), tmp_path / "plain.pcap") as capture:
+            for _ in range(5):
+                deployed.run(
+                    "docker", "run", "--rm", "--network", "counter_back", image,
+                    "redis-cli", "-h", "counter_plain", "--no-auth-warning",
+                    "--user", "counter", "--pass", password,
+                    "EVALSHA", "0" * 40, "1", "counter:total",
+                    check=False,
+                )  # fmt: skip
+    finally:
+        deployed.docker("service", "rm", "counter_plain")
+    shown = capture.count([*redis_secrets(), *REDIS_IN_CLEAR])
+    print(f"\nplain Redis between the nodes, captured in clear: {shown}")
+    assert set(shown) == {password, *REDIS_IN_CLEAR}
 
 
 def test_negative_control_updating_the_group_at_once_fails_more_requests(deployed):
