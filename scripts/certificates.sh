@@ -10,7 +10,9 @@
 # A certificate lasts CERT_DAYS (90): short enough that a copied key stops working within a season,
 # long enough that a running stack never meets an expiry; the authority lasts CA_DAYS (1825).
 # `make secrets ROTATE=certs` makes new certificates from the same authority (make up or make
-# deploy then ships them, rolling), and warns when one expires within 14 days.
+# deploy then ships them, rolling), and warns when one expires within 14 days. Your own authority:
+# its certificate in redis_tls_ca.crt, and either its key beside it (redis_tls_ca.key: the
+# certificates are made from it) or each role's certificate and key made by you.
 #   ROTATE=certs certificates.sh DIR
 set -euo pipefail
 dir=$1 rotate=${ROTATE:-}
@@ -24,7 +26,7 @@ days=${CERT_DAYS:-90} ca_days=${CA_DAYS:-1825}
 
 command -v openssl >/dev/null || { echo "make secrets: openssl is needed to make the TLS certificates (apt-get install openssl)" >&2; exit 1; }
 umask 077
-if [ ! -s "$ca.key" ]; then
+if [ ! -s "$ca.crt" ]; then
   openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -sha256 -days "$ca_days" \
     -subj "/CN=counter Redis CA" -keyout "$ca.key" -out "$ca.crt" \
     -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
@@ -50,6 +52,7 @@ make_certificate() {
 for role in "${roles[@]}"; do
   pem=$dir/redis_tls_$role.pem
   if [ ! -s "$pem" ] || [ "$rotate" = certs ]; then
+    [ -s "$ca.key" ] || { echo "make secrets: no $ca.key to make $pem with: put the certificate and key of your authority's making there (one file)" >&2; exit 1; }
     make_certificate "$role"
   elif ! openssl x509 -in "$pem" -noout -checkend $((14 * 86400)) >/dev/null; then
     echo "make secrets: $pem expires on $(openssl x509 -in "$pem" -noout -enddate | cut -d= -f2): 'make secrets ROTATE=certs' renews it" >&2
@@ -57,4 +60,4 @@ for role in "${roles[@]}"; do
 done
 # Read by the containers' users, as the passwords are (the folder itself is the owner's only).
 chmod 644 "$ca.crt" "$dir"/redis_tls_*.pem
-chmod 600 "$ca.key" "$ca.srl"
+for private in "$ca.key" "$ca.srl"; do [ ! -e "$private" ] || chmod 600 "$private"; done

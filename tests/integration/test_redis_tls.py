@@ -169,3 +169,20 @@ def test_a_certificate_near_its_end_is_named_with_how_to_renew_it(tmp_path):
     said = certificates(tmp_path)
     assert "redis_tls_app.pem expires on" in said
     assert "make secrets ROTATE=certs" in said
+
+
+def test_your_own_authority_without_its_key_keeps_your_certificates_and_names_a_missing_one(tmp_path):
+    certificates(tmp_path)  # as if made by your own authority
+    (tmp_path / "redis_tls_ca.key").unlink()
+    yours = (tmp_path / "redis_tls_app.pem").read_text()
+    certificates(tmp_path)
+    assert (tmp_path / "redis_tls_app.pem").read_text() == yours
+    (tmp_path / "redis_tls_exporter.pem").unlink()
+    done = subprocess.run(
+        ["bash", "scripts/certificates.sh", str(tmp_path)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"make secrets: no {tmp_path}/redis_tls_ca.key to make {tmp_path}/redis_tls_exporter.pem with: "
+        "put the certificate and key of your authority's making there (one file)"
+    ]
