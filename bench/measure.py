@@ -112,12 +112,13 @@ def main(argv=None):
     parser.add_argument(
         "--unacknowledged", action="store_true", help="the web tier runs with REDIS_ACK_REPLICAS=0 (Sentinel)"
     )
+    parser.add_argument("--tls", action="store_true", help="Redis's traffic is over TLS (REDIS_TLS=on)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     try:
         tiers = cpu.parse_tiers(args.tier)
         result = {"name": args.name, "kind": args.kind, "replicas": args.replicas, "repeat": args.repeat}
-        result["acknowledged"] = not args.unacknowledged
+        result.update(acknowledged=not args.unacknowledged, tls=args.tls)
         if args.kind == "idle":
             result.update(idle(args, cpu.Tiers(tiers)))
         else:  # the generator is this container: wrk runs in it

@@ -36,6 +36,7 @@ def summarize(points):
         first = runs[0]
         s = {"name": name, "kind": first["kind"], "replicas": first["replicas"], "runs": len(runs)}
         s["acknowledged"] = first.get("acknowledged", True)
+        s["tls"] = first.get("tls", False)
         for figure in ("rps", "p50_ms", "p95_ms", "p99_ms", "generator_cpu"):
             s[figure] = spread(r[figure] for r in runs)
         s["errors"] = sum(r["errors"] for r in runs)

@@ -18,6 +18,7 @@ TARGETS = {  # name: (comparison, bound)
     "stack_cpu_ms_per_request": ("<=", 0.7),
     "idle_ms_per_s_worst": ("<=", 5.0),
     "sentinel_throughput_ratio": (">=", 0.8),
+    "tls_stack_cpu_ratio": ("<=", 1.10),
     "web_cpu_to_smallest_app": ("<=", 1.05),
     "redis_cpu_to_benchmark": ("<=", 1.2),
     "lb_cpu_share": ("<=", 0.12),
@@ -96,23 +97,31 @@ def redis_to_benchmark(summary, rows, connections):
 
 
 def sentinel_ratios(summary):
-    """Redis under Sentinel against one Redis at the same replicas, and what the acknowledgement
-    (waiting for a replica's fsync) costs: the acknowledged point less the unacknowledged one."""
+    """Redis under Sentinel against one Redis at the same replicas, what the acknowledgement
+    (waiting for a replica's fsync) costs: the acknowledged point less the unacknowledged one, and
+    what TLS costs: the point over TLS against the same point in clear."""
 
-    def find(kind, replicas, acknowledged=True):
+    def find(kind, replicas, acknowledged=True, tls=False):
         return next(
             (
                 p
                 for p in summary
-                if (p["kind"], p["replicas"], p["acknowledged"]) == (kind, replicas, acknowledged)
+                if (p["kind"], p["replicas"], p["acknowledged"], p["tls"])
+                == (kind, replicas, acknowledged, tls)
             ),
             None,
         )
 
-    acked = next((p for p in summary if p["kind"] == "sentinel" and p["acknowledged"]), None)
+    acked = next((p for p in summary if p["kind"] == "sentinel" and p["acknowledged"] and not p["tls"]), None)
     if acked is None:
         return {}
     out = {}
+    tls = find("sentinel", acked["replicas"], tls=True)
+    if tls and median(acked, "rps"):
+        out["tls_stack_cpu_ratio"] = median(tls, "cpu_ms_per_request", "stack") / median(
+            acked, "cpu_ms_per_request", "stack"
+        )
+        out["tls_throughput_ratio"] = median(tls, "rps") / median(acked, "rps")
     single = find("stack", acked["replicas"])
     if single and median(single, "rps"):
         out["sentinel_throughput_ratio"] = median(acked, "rps") / median(single, "rps")
@@ -128,15 +137,29 @@ def sentinel_ratios(summary):
 
 
 def ceiling(rows, plan):
-    """One Redis's ceiling for the step: the most steps a second it took, at which clients, and how
-    many replicas that serves at the largest point's rate per replica."""
-    best = max(rows, key=lambda row: row["rps"])
-    return {
+    """One Redis's ceiling for the step in clear: the most steps a second it took, at which clients,
+    and how many replicas that serves at the largest point's rate per replica; and over TLS, the
+    same ceiling, and Redis's CPU per step at each client count against its CPU in clear."""
+    clear = [row for row in rows if not row.get("tls")]
+    tls = [row for row in rows if row.get("tls")]
+    best = max(clear, key=lambda row: row["rps"])
+    out = {
         "steps_per_s": best["rps"],
         "clients": best["concurrency"],
         "replicas_served": best["rps"] / plan["per_replica_rps"],
-        "rows": rows,
+        "rows": clear,
     }
+    if tls:
+        in_clear = {row["concurrency"]: row for row in clear}
+        out["tls_rows"] = tls
+        out["tls_steps_per_s"] = max(row["rps"] for row in tls)
+        out["tls_cpu_ratio"] = {
+            str(row["concurrency"]): row["redis_cpu_us_per_step"]
+            / in_clear[row["concurrency"]]["redis_cpu_us_per_step"]
+            for row in tls
+            if row["concurrency"] in in_clear
+        }
+    return out
 
 
 def net_probes(probes, idle):
@@ -259,6 +282,10 @@ def ratios_table(values, targets):
     for name, label in ACKNOWLEDGEMENT_COSTS.items():
         if name in values:
             lines.append(f"| the acknowledgement's cost: {label} | {values[name]:.3f} | | |")
+    if "tls_throughput_ratio" in values:
+        lines.append(
+            f"| Sentinel's throughput over TLS against in clear | {values['tls_throughput_ratio']:.2f} | | |"
+        )
     for name, verdict in targets.items():
         shown = f"{verdict['value']:.3f}"
         if name == "web_cpu_to_smallest_app" and "web_cpu_to_smallest_app_spread" in values:
@@ -301,21 +328,43 @@ def ceiling_table(limit):
         "One Redis's ceiling for the counter's step (redis-benchmark, `appendfsync always`; each fsync "
         "serves every write of one turn of Redis's event loop):",
         "",
-        "| clients | steps/s | p50 ms | p99 ms | Redis CPU per step, us | Redis cores |",
-        "|---:|---:|---:|---:|---:|---:|",
+        *CEILING_HEADER,
     ]
-    for row in limit["rows"]:
-        lines.append(
-            f"| {row['concurrency']} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | "
-            f"{row['redis_cpu_us_per_step']:.1f} | {row['redis_cores']:.2f} |"
-        )
+    lines += [ceiling_row(row) for row in limit["rows"]]
     lines += [
         "",
         f"One primary takes at most {limit['steps_per_s']:.0f} steps a second (at {limit['clients']} "
         f"clients): about {limit['replicas_served']:.0f} web replicas at the largest point's rate per "
         "replica.",
     ]
+    if "tls_rows" in limit:
+        lines += [
+            "",
+            "The same over TLS (REDIS_TLS=on):",
+            "",
+            *CEILING_HEADER,
+        ]
+        lines += [ceiling_row(row) for row in limit["tls_rows"]]
+        ratios = ", ".join(f"{ratio:.2f} at {clients}" for clients, ratio in limit["tls_cpu_ratio"].items())
+        lines += [
+            "",
+            f"Over TLS one primary takes at most {limit['tls_steps_per_s']:.0f} steps a second; its CPU per "
+            f"step against in clear: {ratios} clients.",
+        ]
     return lines
+
+
+CEILING_HEADER = [
+    "| clients | steps/s | p50 ms | p99 ms | Redis CPU per step, us | Redis cores |",
+    "|---:|---:|---:|---:|---:|---:|",
+]
+
+
+def ceiling_row(row):
+    return (
+        f"| {row['concurrency']} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | "
+        f"{row['redis_cpu_us_per_step']:.1f} | {row['redis_cores']:.2f} |"
+    )
 
 
 def write(folder):

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: its own stack (project counter-bench), each replica limited to WEB_CPUS of a core,
 # measured idle, at BENCH_REPLICAS replicas and against four baselines, each point BENCH_REPEAT
-# times; then the ceiling of one Redis for the counter's step at BENCH_CEILING clients; then Redis
-# under Sentinel at the largest replica count, with the acknowledgement and without. Every tier's
+# times; then the ceiling of one Redis for the counter's step at BENCH_CEILING clients, in clear and
+# over TLS; then Redis under Sentinel at the largest replica count, with the acknowledgement and
+# without, and with it over TLS (REDIS_TLS=on, as on Swarm). Every tier's
 # CPU comes from its containers' cgroup counters. The report goes to reports/bench-<time>/
 # (results.json, results.md, bench.png).
 set -euo pipefail
@@ -33,7 +34,7 @@ require_python3 "make bench (its healthcheck probes are measured here)"
 [ -r /sys/fs/cgroup/cpuacct/docker ] \
   || die "no cgroup v1 CPU counters at /sys/fs/cgroup/cpuacct/docker: make bench measures each container's CPU there"
 
-export COMPOSE_PROJECT_NAME=${BENCH_PROJECT:-counter-bench} WEB_CPUS=$web_cpus REDIS_MODE=single
+export COMPOSE_PROJECT_NAME=${BENCH_PROJECT:-counter-bench} WEB_CPUS=$web_cpus REDIS_MODE=single REDIS_TLS=off
 export LB_BIND=127.0.0.1 LB_PORT=${BENCH_LB_PORT:-0}
 BACK_NETWORK=$(free_network 10.210)
 export BACK_NETWORK
@@ -100,15 +101,22 @@ for r in $(seq "$repeat"); do measure "lb static" lb 0 "$r" --url http://lb-stat
 mapfile -t tiers < <(tier web tutorial; tier redis $(instances))
 for r in $(seq "$repeat"); do measure tutorial tutorial 1 "$r" --url http://tutorial:8000/ "${tiers[@]}"; done
 
-say "the ceiling of one Redis for the counter's step: redis-benchmark at $ceiling clients"
-# The step exactly as the app runs it: store.py's script, loaded by its text.
+say "the ceiling of one Redis for the counter's step: redis-benchmark at $ceiling clients, in clear, then over TLS"
 load_topology
-sha=$(bench exec -T web python -c 'import sys; from counter.store import INCREMENT_ONCE; sys.stdout.write(INCREMENT_ONCE)' \
-  | as_admin compose_reach "$SINGLE" -x SCRIPT LOAD | tr -d '\r')
-mapfile -t tiers < <(tier redis "$SINGLE")
-# shellcheck disable=SC2086  # one argument per client count
-bench run --rm --no-deps bench python ceiling.py --sha "$sha" --concurrency $ceiling \
-  --out "/$report/ceiling.jsonl" "${tiers[@]}"
+# shellcheck disable=SC2329  # called below
+redis_ceiling() {
+  local sha
+  # The step exactly as the app runs it: store.py's script, loaded by its text.
+  sha=$(bench exec -T web python -c 'import sys; from counter.store import INCREMENT_ONCE; sys.stdout.write(INCREMENT_ONCE)' \
+    | as_admin compose_reach "$SINGLE" -x SCRIPT LOAD | tr -d '\r')
+  mapfile -t tiers < <(tier redis "$SINGLE")
+  # shellcheck disable=SC2086  # one argument per client count
+  bench run --rm --no-deps bench python ceiling.py --sha "$sha" --concurrency $ceiling \
+    --out "/$report/ceiling.jsonl" "${tiers[@]}"
+}
+redis_ceiling
+REDIS_TLS=on compose_or_explain "restarting Redis over TLS" --profile bench up --detach --wait --no-deps "$SINGLE"
+REDIS_TLS=on redis_ceiling
 
 top=$(tr ' ' '\n' <<<"$replicas" | sort -n | tail -n 1)
 say "Redis under Sentinel, $top web replicas: with the acknowledgement, then without ($repeat times each)"
@@ -125,6 +133,15 @@ REDIS_ACK_REPLICAS=0 compose_or_explain "restarting web without the acknowledgem
 stack
 for r in $(seq "$repeat"); do
   measure "sentinel $top unacknowledged" sentinel "$top" "$r" --unacknowledged --url http://lb:8080/ --count-url http://lb:8080/count \
+    --paced 0.5 "${tiers[@]}"
+done
+export REDIS_TLS=on
+compose_or_explain "restarting Redis, the sentinels and web over TLS" --profile bench up --detach --wait \
+  --scale "web=$top" "${INSTANCES[@]}" "${SENTINELS[@]}" web
+wait_redis_group compose_reach 120
+stack
+for r in $(seq "$repeat"); do
+  measure "sentinel $top tls" sentinel "$top" "$r" --tls --url http://lb:8080/ --count-url http://lb:8080/count \
     --paced 0.5 "${tiers[@]}"
 done
 

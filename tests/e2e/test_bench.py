@@ -42,6 +42,7 @@ def test_bench_smoke_run_writes_its_report(stack):
             + ["tutorial"] * 2
             + ["sentinel 2"] * 2
             + ["sentinel 2 unacknowledged"] * 2
+            + ["sentinel 2 tls"] * 2
         )
         for p in results["points"][1:]:
             for figure in ("rps", "p50_ms", "p95_ms", "p99_ms", "generator_cpu"):
@@ -70,8 +71,18 @@ def test_bench_smoke_run_writes_its_report(stack):
         (sentinel,) = (s for s in results["summary"] if s["name"] == "sentinel 2")
         for tier in ("web", "lb", "redis", "sentinel"):
             assert sentinel["cpu_ms_per_request"][tier]["median"] > 0, tier
-        assert [row["concurrency"] for row in results["ceiling"]["rows"]] == [1, 8]
-        assert all(row["rps"] > 0 and row["redis_cpu_us_per_step"] > 0 for row in results["ceiling"]["rows"])
+        # Over TLS: the same Sentinel point and the same ceiling, each priced against the one in clear.
+        (tls,) = (s for s in results["summary"] if s["name"] == "sentinel 2 tls")
+        assert tls["tls"] and not sentinel["tls"]
+        assert (
+            finite(results["ratios"]["tls_stack_cpu_ratio"]) and results["ratios"]["tls_stack_cpu_ratio"] > 0
+        )
+        limit = results["ceiling"]
+        assert [row["concurrency"] for row in limit["rows"]] == [1, 8]
+        assert [(row["concurrency"], row["tls"]) for row in limit["tls_rows"]] == [(1, True), (8, True)]
+        for row in limit["rows"] + limit["tls_rows"]:
+            assert row["rps"] > 0 and row["redis_cpu_us_per_step"] > 0, row
+        assert set(limit["tls_cpu_ratio"]) == {"1", "8"}
 
         idle = results["idle"]["idle_ms_per_s"]
         assert set(idle) == {"web", "lb", "redis"} and all(finite(v) for each in idle.values() for v in each)

@@ -152,6 +152,27 @@ def test_sentinel_is_compared_with_one_redis_at_the_same_replicas_and_the_acknow
     text = markdown(summary, everything, judged(everything), SETTINGS)
     assert "| the acknowledgement's cost: Redis CPU per request (three instances), us | 30.000 | | |" in text
     assert sentinel_ratios(summarize(POINTS)) == {}
+    assert "tls_stack_cpu_ratio" not in values  # no point over TLS
+
+
+def test_tls_is_priced_against_the_same_sentinel_point_in_clear():
+    clear = {"web": 0.9, "lb": 0.1, "redis": 0.12, "sentinel": 0.01, "generator": 0.05}
+    over_tls = {**clear, "web": 0.95, "redis": 0.15}
+    points = [
+        *POINTS,
+        *[{**p, "cpu_ms_per_request": clear} for p in SENTINEL],
+        *[
+            {**p, "cpu_ms_per_request": over_tls, "tls": True}
+            for p in runs("sentinel 4 tls", "sentinel", 4, [285.0, 270.0, 280.0])
+        ],
+    ]
+    values = sentinel_ratios(summarize(points))
+    assert values["sentinel_throughput_ratio"] == pytest.approx(300 / 360)  # against the point in clear
+    assert values["tls_stack_cpu_ratio"] == pytest.approx(1.21 / 1.13)
+    assert values["tls_throughput_ratio"] == pytest.approx(280 / 300)
+    verdict = judged(values)["tls_stack_cpu_ratio"]
+    assert (verdict["target"], verdict["met"]) == ("<= 1.1", True)
+    assert not judged({"tls_stack_cpu_ratio": 1.2})["tls_stack_cpu_ratio"]["met"]
 
 
 def test_the_ceiling_of_one_primary_is_its_best_rate_in_replicas():
@@ -176,6 +197,23 @@ def test_the_ceiling_of_one_primary_is_its_best_rate_in_replicas():
     )
     assert "| 16 | 18000 | 1.00 | 2.00 | 40.0 | 0.50 |" in text
     assert "One primary takes at most 18000 steps a second (at 16 clients): about 200 web replicas" in text
+    assert "over TLS" not in text
+
+    over_tls = [{**row, "rps": row["rps"] * 0.9, "redis_cpu_us_per_step": 44.0, "tls": True} for row in rows]
+    limit = ceiling(rows + over_tls, projection(summary, SETTINGS))
+    assert (limit["steps_per_s"], len(limit["rows"])) == (18000.0, 3)  # the ceiling in clear
+    assert limit["tls_steps_per_s"] == pytest.approx(16200.0)
+    assert limit["tls_cpu_ratio"] == {
+        "1": pytest.approx(1.1),
+        "16": pytest.approx(1.1),
+        "64": pytest.approx(1.1),
+    }
+    text = markdown(
+        summary, values, judged(values), SETTINGS, plan=projection(summary, SETTINGS), limit=limit
+    )
+    assert "| 16 | 16200 | 1.00 | 2.00 | 44.0 | 0.50 |" in text
+    assert "Over TLS one primary takes at most 16200 steps a second" in text
+    assert "its CPU per step against in clear: 1.10 at 1, 1.10 at 16, 1.10 at 64 clients." in text
 
 
 def test_the_web_tier_is_priced_against_the_smallest_app_run_by_run():
