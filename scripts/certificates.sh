@@ -7,6 +7,8 @@
 #   redis_tls_app      the web tier (and the bench's baselines)
 #   redis_tls_exporter redis_exporter (make monitor)
 #   redis_tls_admin    operators: make's admin calls, make check and make stats, the tests
+# The server certificate names every instance and sentinel that docker-compose.yml declares (a
+# client that checks names, as redis_exporter does, needs them), and is made anew when they change.
 # A certificate lasts CERT_DAYS (90): short enough that a copied key stops working within a season,
 # long enough that a running stack never meets an expiry; the authority lasts CA_DAYS (1825).
 # `make secrets ROTATE=certs` makes new certificates from the same authority (make up or make
@@ -34,24 +36,40 @@ if [ ! -s "$ca.crt" ]; then
   echo "made $ca.crt (the certificate authority, $ca_days days)"
 fi
 
+# The server certificate's names, as subjectAltName's value (empty where docker-compose.yml cannot
+# be read: no Docker here).
+server_names() {
+  local names
+  names=$(docker compose --profile sentinel config --format json 2>/dev/null | python3 scripts/topology.py group 2>/dev/null) \
+    || return 0
+  # shellcheck disable=SC2086  # one name per word
+  [ -z "$names" ] || printf 'DNS:%s\n' $names | paste -sd, -
+}
+# The names a certificate holds, in the same form.
+names_in() { openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null | tail -n +2 | tr -d ' '; }
+
 # A role's certificate and key in one file, signed by the authority: make_certificate ROLE
 make_certificate() {
-  local out=$dir/redis_tls_$1.pem request
+  local out=$dir/redis_tls_$1.pem request names=""
+  [ "$1" != server ] || [ -z "$server_names" ] || names="subjectAltName=$server_names"
   request=$(mktemp)
   openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj "/CN=counter-$1" \
     -keyout "$out.key" -out "$request" 2>/dev/null
   openssl x509 -req -in "$request" -CA "$ca.crt" -CAkey "$ca.key" -CAcreateserial -sha256 \
     -days "$days" -out "$out.crt" 2>/dev/null \
     -extfile <(printf '%s\n' basicConstraints=CA:FALSE keyUsage=critical,digitalSignature \
-      extendedKeyUsage=serverAuth,clientAuth subjectKeyIdentifier=hash authorityKeyIdentifier=keyid)
+      extendedKeyUsage=serverAuth,clientAuth subjectKeyIdentifier=hash authorityKeyIdentifier=keyid "$names")
   cat "$out.crt" "$out.key" >"$out"
   rm -f "$request" "$out.crt" "$out.key"
   echo "made $out ($days days)"
 }
 
+server_names=$(server_names)
 for role in "${roles[@]}"; do
   pem=$dir/redis_tls_$role.pem
-  if [ ! -s "$pem" ] || [ "$rotate" = certs ]; then
+  renamed=""
+  [ "$role" != server ] || [ -z "$server_names" ] || [ "$(names_in "$pem")" = "$server_names" ] || renamed=yes
+  if [ ! -s "$pem" ] || [ "$rotate" = certs ] || [ -n "$renamed" ]; then
     [ -s "$ca.key" ] || { echo "make secrets: no $ca.key to make $pem with: put the certificate and key of your authority's making there (one file)" >&2; exit 1; }
     make_certificate "$role"
   elif ! openssl x509 -in "$pem" -noout -checkend $((14 * 86400)) >/dev/null; then

@@ -1,9 +1,10 @@
 """Redis under Sentinel (REDIS_MODE=sentinel): a primary, two replicas, three sentinels.
 
-The tests share one stack started under Sentinel (each leaves it with a primary and two replicas
-in sync, so each passes alone and in any order): each under 16 clients retrying with their
-Idempotency-Key, its primary is killed, frozen, cut off the network and wiped, its replicas lost;
-the whole stack restarts. Switching modes, one Redis to Sentinel and back, is one scenario on a
+The tests share one stack started under Sentinel, over TLS (REDIS_TLS=on, as on Swarm; each test
+leaves it with a primary and two replicas in sync, so each passes alone and in any order): each
+under 16 clients retrying with their Idempotency-Key, its primary is killed, frozen, cut off the
+network and wiped, its replicas lost; the whole stack restarts; its certificates are renewed
+under 16 plain clients. Switching modes, one Redis to Sentinel and back, is one scenario on a
 stack of its own.
 Every load ends with the promise's checks (loadtest/exactness.py): no count handed out twice,
 the counter moved by exactly the successes (every keyed retry counted once), and writes resume
@@ -11,7 +12,9 @@ within 10 s of losing the primary. The last test turns the acknowledgement off a
 the same checks then catch lost increments: without it, these tests would prove nothing.
 """
 
+import hashlib
 import json
+import ssl
 import time
 import urllib.parse
 import urllib.request
@@ -21,7 +24,7 @@ import pytest
 import exactness
 from helpers.faults import FaultWindow, docker
 from helpers.stack import Stack, assert_exact
-from helpers.support import free_port, wait_for
+from helpers.support import ROOT, free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -32,6 +35,7 @@ INSTANCES = ("redis", "redis-2", "redis-3")
 @pytest.fixture(scope="module")
 def sentinel_stack(docker):
     stack = Stack(redis_mode="sentinel")
+    stack.env["REDIS_TLS"] = "on"
     stack.make("up", "SCALE=2")
     yield stack
     stack.down()
@@ -246,3 +250,49 @@ def test_without_the_acknowledgement_the_same_checks_catch_lost_increments(stack
     print(f"\nwithout the acknowledgement: {reason}")
     assert outcome == "MISMATCH"
     assert "counts handed out twice" in reason and "lost counts" in reason
+
+
+# The fingerprint of the certificate each address serves, asked from a web replica with its own.
+SERVED = """
+import hashlib, socket, ssl, sys
+context = ssl.create_default_context(cafile="/run/secrets/redis_tls_ca")
+context.check_hostname = False
+context.load_cert_chain("/run/secrets/redis_tls")
+for address in sys.argv[1:]:
+    host, port = address.split(":")
+    with context.wrap_socket(socket.create_connection((host, int(port)), 2)) as tls:
+        print(address, hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest())
+"""
+
+
+def served(stack, addresses):
+    out = stack.compose("exec", "-T", "web", "python", "-c", SERVED, *addresses).stdout
+    return dict(line.split() for line in out.splitlines())
+
+
+def fingerprint(pem):
+    """The certificate's, of a file that holds it and its key."""
+    text = pem.read_text()
+    certificate = text[: text.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")]
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(certificate)).hexdigest()
+
+
+def test_renewed_certificates_are_taken_up_under_load_with_no_failed_request(ha):
+    addresses = [f"{name}:6379" for name in INSTANCES] + [f"{name}:26379" for name in ha.redis.sentinels]
+    old = fingerprint(ROOT / "secrets/redis_tls_server.pem")
+    assert set(served(ha, addresses).values()) == {old}
+    before = ha.count()
+    done = {}
+
+    def rotate():
+        done["out"] = ha.make("secrets", "ROTATE=certs").stdout
+
+    result = ha.load(clients=16, seconds=30, during=rotate)
+    print(f"\nmake secrets ROTATE=certs under load: {result.attempts}\n{done['out']}")
+    assert result.failed_attempts == 0, result.attempts
+    assert_exact(ha, result, before)
+    new = fingerprint(ROOT / "secrets/redis_tls_server.pem")
+    assert new != old
+    assert served(ha, addresses) == {address: new for address in addresses}
+    for name in ha.redis.sentinels:
+        assert f"sentinel {name} restarted with its new certificate, and back among the others" in done["out"]
