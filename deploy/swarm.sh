@@ -239,8 +239,14 @@ deployed_services() { python3 -c 'import json, sys; print("\n".join(json.load(sy
 # (stackfile.py's counter.spec label) differs from the running one's. The Redis group's changed
 # members go into `omitted`, to be rolled one at a time after the rest.
 plan() {
-  local service want have image old reason changed=()
+  local service want have image old reason changed=() tls switching=""
   write_stack_file
+  # Members over TLS and in clear cannot talk to each other: a switch of REDIS_TLS updates the
+  # group at once.
+  if tls=$(docker service inspect "${stack}_$SINGLE" --format '{{range .Spec.TaskTemplate.ContainerSpec.Env}}{{println .}}{{end}}' 2>/dev/null); then
+    tls=$(sed -n 's/^REDIS_TLS=//p' <<<"$tls")
+    [ "${tls:-off}" = "$REDIS_TLS" ] || switching=yes
+  fi
   while read -r service want image; do
     docker service inspect "${stack}_$service" >/dev/null 2>&1 || continue   # new: nothing to replace
     read -r have old < <(docker service inspect "${stack}_$service" --format \
@@ -248,7 +254,9 @@ plan() {
     [ "$have" != "$want" ] || continue
     reason="its settings changed"
     [ "${old%@*}" = "$image" ] || reason="its image changed (${old%@*} -> $image)"
-    if among "$service" "${INSTANCES[@]}" "${SENTINELS[@]}" && [ "$REDIS_MODE" = sentinel ]; then
+    if among "$service" "${INSTANCES[@]}" "${SENTINELS[@]}" && [ -n "$switching" ]; then
+      changed+=("$service: REDIS_TLS switched to $REDIS_TLS; updated with the rest of the group at once, a few seconds without counting (503s with Retry-After)")
+    elif among "$service" "${INSTANCES[@]}" "${SENTINELS[@]}" && [ "$REDIS_MODE" = sentinel ]; then
       omitted+=("$service")
       changed+=("$service: $reason; replaced one at a time (sentinels, replicas, a planned switch, the old primary)")
     elif [ "$service" = web ]; then

@@ -48,6 +48,8 @@ ship() {
     anew="switching to REDIS_MODE=sentinel: the stack starts anew in that mode (Redis restarts once)"
   elif [ -z "$(running web)" ]; then
     anew="no web replica is running: the stack starts anew"
+  elif [ "$(running_tls)" != "$REDIS_TLS" ]; then
+    anew="switching REDIS_TLS to $REDIS_TLS: Redis, the sentinels and web restart together (members over TLS and in clear cannot talk to each other), a few seconds without counting (503s with Retry-After)"
   fi
   if [ -n "$anew" ]; then
     say "$anew"
@@ -107,6 +109,15 @@ ship() {
   # Whatever is not running starts; nothing running is recreated.
   compose_or_explain "starting the stack" up --detach --no-build --no-recreate --remove-orphans \
     --scale "web=$target" --wait
+}
+
+# REDIS_TLS as the running Redis instance has it (off for one started before the setting).
+running_tls() {
+  local id tls
+  id=$(running "$(instances | head -n 1)" | head -n 1)
+  [ -n "$id" ] || { echo "$REDIS_TLS"; return; }
+  tls=$(docker inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$id" | sed -n 's/^REDIS_TLS=//p')
+  echo "${tls:-off}"
 }
 
 # A Redis group member replaced under Compose (its new container started): compose_replace NAME

@@ -4,7 +4,6 @@ stack's own authority gets in; the app is such a client."""
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -117,51 +116,44 @@ def test_a_client_without_a_certificate_is_refused_with_the_password(tls_redis, 
     refused(server, log, secrets_dir, "peer did not return a certificate", ssl_ca_certs=ca)
 
 
+def presenting(pem, secrets_dir):
+    """redis-py's TLS settings for a client that presents `pem` and trusts the stack's authority."""
+    return {
+        "ssl_certfile": str(pem),
+        "ssl_keyfile": str(pem),
+        "ssl_ca_certs": str(secrets_dir / "redis_tls_ca.crt"),
+    }
+
+
+def same_authority(secrets_dir, directory):
+    """`directory` holds the stack's authority (its certificate and key), as make secrets has it."""
+    for name in ("redis_tls_ca.crt", "redis_tls_ca.key"):
+        shutil.copy(secrets_dir / name, directory / name)
+
+
 def test_a_foreign_certificate_is_refused(tls_redis, secrets_dir, tmp_path):
     server, log = tls_redis
     certificates(tmp_path)  # another authority, and its certificates
-    foreign = str(tmp_path / "redis_tls_admin.pem")
-    ca = str(secrets_dir / "redis_tls_ca.crt")
-    refused(
-        server,
-        log,
-        secrets_dir,
-        "certificate verify failed",
-        ssl_certfile=foreign,
-        ssl_keyfile=foreign,
-        ssl_ca_certs=ca,
-    )
+    foreign = presenting(tmp_path / "redis_tls_admin.pem", secrets_dir)
+    refused(server, log, secrets_dir, "certificate verify failed", **foreign)
 
 
 def test_an_expired_certificate_is_refused(tls_redis, secrets_dir, tmp_path):
     server, log = tls_redis
-    for name in ("redis_tls_ca.crt", "redis_tls_ca.key"):
-        shutil.copy(secrets_dir / name, tmp_path / name)
-    certificates(tmp_path, ROTATE="certs", CERT_DAYS="-1")  # the stack's authority, expired yesterday
-    expired = str(tmp_path / "redis_tls_admin.pem")
-    ca = str(secrets_dir / "redis_tls_ca.crt")
-    refused(
-        server,
-        log,
-        secrets_dir,
-        "certificate verify failed",
-        ssl_certfile=expired,
-        ssl_keyfile=expired,
-        ssl_ca_certs=ca,
-    )
+    same_authority(secrets_dir, tmp_path)
+    certificates(tmp_path, ROTATE="certs", CERT_DAYS="-1")  # expired yesterday
+    expired = presenting(tmp_path / "redis_tls_admin.pem", secrets_dir)
+    refused(server, log, secrets_dir, "certificate verify failed", **expired)
 
 
 def test_a_valid_certificate_gets_in_and_a_renewed_one_too(tls_redis, secrets_dir, tmp_path):
     server, _ = tls_redis
-    admin = str(secrets_dir / "redis_tls_admin.pem")
-    ca = str(secrets_dir / "redis_tls_ca.crt")
-    assert client(server, secrets_dir, ssl_certfile=admin, ssl_keyfile=admin, ssl_ca_certs=ca).ping()
-    for name in ("redis_tls_ca.crt", "redis_tls_ca.key"):
-        shutil.copy(secrets_dir / name, tmp_path / name)
-    assert "made" in certificates(tmp_path, ROTATE="certs")  # make secrets ROTATE=certs: same authority
-    renewed = str(tmp_path / "redis_tls_admin.pem")
-    assert Path(renewed).read_text() != Path(admin).read_text()
-    assert client(server, secrets_dir, ssl_certfile=renewed, ssl_keyfile=renewed, ssl_ca_certs=ca).ping()
+    assert client(server, secrets_dir, **presenting(secrets_dir / "redis_tls_admin.pem", secrets_dir)).ping()
+    same_authority(secrets_dir, tmp_path)
+    assert "made" in certificates(tmp_path, ROTATE="certs")  # make secrets ROTATE=certs
+    renewed = tmp_path / "redis_tls_admin.pem"
+    assert renewed.read_text() != (secrets_dir / "redis_tls_admin.pem").read_text()
+    assert client(server, secrets_dir, **presenting(renewed, secrets_dir)).ping()
 
 
 def test_a_certificate_near_its_end_is_named_with_how_to_renew_it(tmp_path):
