@@ -35,8 +35,12 @@ INSTANCES = ("redis", "redis-2", "redis-3")
 @pytest.fixture(scope="module")
 def sentinel_stack(docker):
     stack = Stack(redis_mode="sentinel")
-    stack.env["REDIS_TLS"] = "on"
     stack.make("up", "SCALE=2")
+    # Then over TLS, as a user switches it on: the group cannot roll from clear to TLS (its
+    # members could not talk to each other), so it restarts together.
+    stack.env["REDIS_TLS"] = "on"
+    switched = stack.make("up", "SCALE=2").stdout
+    assert "switching REDIS_TLS to on: Redis, the sentinels and web restart together" in switched
     yield stack
     stack.down()
 

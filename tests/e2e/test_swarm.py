@@ -152,7 +152,8 @@ def test_deploy_serves_from_every_replica_with_the_composes_guarantees(deployed)
                 assert bindings == {"8080/tcp": [{"HostIp": "", "HostPort": str(deployed.port)}]}
             else:
                 assert not bindings, (service, bindings)
-    # Redis's users are Swarm secrets, named by their content; without a password Redis refuses.
+    # Redis's users and TLS certificates are Swarm secrets, named by their content; with the
+    # app's certificate but without a password Redis refuses, and without TLS it does not answer.
     secrets = docker_cli(
         "secret",
         "ls",
@@ -167,6 +168,9 @@ def test_deploy_serves_from_every_replica_with_the_composes_guarantees(deployed)
             "redis_admin_password",
             "redis_app_password",
             "redis_replica_password",
+            "redis_tls_app",
+            "redis_tls_ca",
+            "redis_tls_server",
             "redis_users_acl",
         )
     ]
@@ -178,12 +182,20 @@ def test_deploy_serves_from_every_replica_with_the_composes_guarantees(deployed)
             web,
             "python",
             "-c",
-            "import redis; redis.Redis(host='redis').get('counter:total')",
+            "import redis; redis.Redis(host='redis', ssl=True, ssl_check_hostname=False, "
+            "ssl_certfile='/run/secrets/redis_tls', ssl_ca_certs='/run/secrets/redis_tls_ca')"
+            ".get('counter:total')",
         ],
         capture_output=True,
         text=True,
     )
     assert "AuthenticationError" in refused.stderr
+    plain = subprocess.run(
+        ["docker", "exec", web, "python", "-c", "import redis; redis.Redis(host='redis').ping()"],
+        capture_output=True,
+        text=True,
+    )
+    assert "ConnectionError" in plain.stderr
 
 
 def test_deploy_scale_out_and_in_under_load_fails_nothing_and_counts_exactly(deployed):
