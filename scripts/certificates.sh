@@ -4,15 +4,16 @@
 # each given to its containers as a secret (cert and key in one file). Redis and the sentinels
 # accept only clients with a certificate from this authority.
 #   redis_tls_server   the Redis instances and the sentinels (they are each other's clients too)
-#   redis_tls_app      the web tier (and the bench's baselines)
+#   redis_tls_app      the web tier (make stats runs there too)
 #   redis_tls_exporter redis_exporter (make monitor)
-#   redis_tls_admin    operators: make's admin calls, make check and make stats, the tests
+#   redis_tls_admin    operators: make deploy's admin calls, the bench's ceiling, the tests
 # The server certificate names every instance and sentinel that docker-compose.yml declares (a
 # client that checks names, as redis_exporter does, needs them), and is made anew when they change.
 # A certificate lasts CERT_DAYS (90): short enough that a copied key stops working within a season,
 # long enough that a running stack never meets an expiry; the authority lasts CA_DAYS (1825).
-# `make secrets ROTATE=certs` makes new certificates from the same authority (make up or make
-# deploy then ships them, rolling), and warns when one expires within 14 days. Your own authority:
+# `make secrets ROTATE=certs` makes new certificates from the same authority (a running Compose
+# stack takes them up at once: scripts/rotate-certs.sh; on Swarm the next make deploy ships them),
+# and make secrets warns when one expires within 14 days. Your own authority:
 # its certificate in redis_tls_ca.crt, and either its key beside it (redis_tls_ca.key: the
 # certificates are made from it) or each role's certificate and key made by you.
 #   ROTATE=certs certificates.sh DIR

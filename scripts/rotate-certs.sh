@@ -21,12 +21,10 @@ if [ -z "$(compose ps --quiet --status running lb 2>/dev/null)" ]; then
   exit 0
 fi
 load_topology
-# The mode the stack runs in, whatever the environment says.
+# The mode and TLS the stack runs with, whatever the environment says.
 REDIS_MODE=single
-[ -z "$(docker ps --quiet --filter "label=com.docker.compose.project=$PROJECT" \
-  --filter "label=com.docker.compose.service=${SENTINELS[0]}" --filter status=running)" ] || REDIS_MODE=sentinel
-primary=$(instances | head -n 1)
-if [ "$(as_admin compose_reach "$primary" CONFIG GET port | tail -n 1 | tr -d '\r')" != 0 ]; then
+[ -z "$(REDIS_MODE=sentinel running "${SENTINELS[0]}")" ] || REDIS_MODE=sentinel
+if [ "$(running_tls)" != on ]; then
   say "the running stack's Redis is not over TLS (REDIS_TLS=off): nothing to take up"
   exit 0
 fi

@@ -54,6 +54,16 @@ running_instances() {
   for name in $(instances); do [ -z "$(running "$name")" ] || echo "$name"; done
 }
 
+# REDIS_TLS as the running Redis instance has it under Compose (off for one started before the
+# setting; REDIS_TLS itself when none runs).
+running_tls() {
+  local id tls
+  id=$(running "$(instances | head -n 1)" | head -n 1)
+  [ -n "$id" ] || { echo "$REDIS_TLS"; return; }
+  tls=$(docker inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$id" | sed -n 's/^REDIS_TLS=//p')
+  echo "${tls:-off}"
+}
+
 # The instance that is the primary: the one Redis, or under Sentinel the one the first sentinel
 # that answers names. Empty if none does: primary_instance REACH
 primary_instance() {

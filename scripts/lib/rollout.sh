@@ -111,15 +111,6 @@ ship() {
     --scale "web=$target" --wait
 }
 
-# REDIS_TLS as the running Redis instance has it (off for one started before the setting).
-running_tls() {
-  local id tls
-  id=$(running "$(instances | head -n 1)" | head -n 1)
-  [ -n "$id" ] || { echo "$REDIS_TLS"; return; }
-  tls=$(docker inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$id" | sed -n 's/^REDIS_TLS=//p')
-  echo "${tls:-off}"
-}
-
 # A Redis group member replaced under Compose (its new container started): compose_replace NAME
 compose_replace() {
   compose_or_explain "replacing $1" up --detach --no-build --no-deps "$1"
