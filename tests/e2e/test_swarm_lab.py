@@ -82,6 +82,16 @@ class LabStack(Stack):
     def node_state(self, node):
         return self.docker("node", "inspect", node, "--format", "{{.Status.State}}")
 
+    def led(self):
+        """Whether every node's engine sees the swarm's leader. A node back from a cut-off can call
+        an election on its return (seen: no leader for the next test's make deploy)."""
+        for address in self.addresses.values():
+            seen = self.run("docker", "-H", f"tcp://{address}:2375", "node", "ls", "--format",
+                            "{{.ManagerStatus}}", check=False)  # fmt: skip
+            if seen.returncode != 0 or "Leader" not in seen.stdout.split():
+                return False
+        return True
+
     def wait(self, check, seconds, what):
         return wait_for(check, seconds, what, interval=0.5)
 
@@ -314,6 +324,7 @@ def test_losing_the_node_with_the_primary_promotes_another_fails_only_what_was_i
 
     deployed.wait(sentinel_follows, 120, f"{sentinel} back on {node}, naming the primary the others name")
     deployed.wait(lambda: deployed.placement("lb").get(node) == 1, 60, f"{node}'s load balancer")
+    deployed.wait(deployed.led, 90, "a leader of the swarm, seen from every node")
 
 
 def test_cutting_off_the_node_with_the_primary_then_healing_it_loses_and_doubles_nothing(deployed):
@@ -345,6 +356,7 @@ def test_cutting_off_the_node_with_the_primary_then_healing_it_loses_and_doubles
         60,
         f"{primary} a replica again",
     )
+    deployed.wait(deployed.led, 90, "a leader of the swarm, seen from every node")
 
 
 # Failed requests plain clients may see while the group is rolled: a fifth of the 1,370 that
