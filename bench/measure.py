@@ -1,9 +1,9 @@
 """`make bench`, one point: warm up, then run wrk with one thread per connection for --duration;
 record requests per second and latency, the counter's delta against the 200s (the exactness
 verdict) and each tier's CPU per request from its containers' cgroup counters over the measured
-window; with --paced, measure again at that fraction of the throughput. With --kind idle, no
-load: each container's CPU per second over --duration. Each point is appended to --out as one
-line of JSON.
+window; with --paced, measure again at that fraction of the throughput, or with --paced-rps at that
+rate (two points compared at the same rate). With --kind idle, no load: each container's CPU per
+second over --duration. Each point is appended to --out as one line of JSON.
 """
 
 import argparse
@@ -61,9 +61,10 @@ def loaded(args, tiers):
     result = {"connections": args.connections, "seconds": args.duration}
     result.update(wrk(args.url, args.connections, args.duration, tiers))
     served, failed = result["ok"], result["errors"]
-    if args.paced:
-        paced = wrk(args.url, args.connections, args.duration, tiers, rate=args.paced * result["rps"])
-        result["paced"] = {"fraction": args.paced, "target_rps": args.paced * result["rps"], **paced}
+    rate = args.paced_rps or args.paced * result["rps"]
+    if rate:
+        paced = wrk(args.url, args.connections, args.duration, tiers, rate=rate)
+        result["paced"] = {"fraction": rate / max(result["rps"], 1.0), "target_rps": rate, **paced}
         served += paced["ok"]
         failed += paced["not_ok"] + paced["socket_errors"]
     if before is not None:
@@ -75,7 +76,8 @@ def loaded(args, tiers):
     line += ", ".join(f"{t} {ms:.3f}" for t, ms in result["cpu_ms_per_request"].items())
     if "paced" in result:
         paced = result["paced"]
-        line += f"  | at {args.paced:.0%}: {paced['rps']:.0f} req/s, p99 {paced['p99_ms']:.1f} ms"
+        line += f"  | paced at {paced['target_rps']:.0f}: {paced['rps']:.0f} req/s"
+        line += f", p99 {paced['p99_ms']:.1f} ms"
     print(line + (f"  {result['verdict']}" if "verdict" in result else ""))
     return result
 
@@ -109,6 +111,9 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--paced", type=float, default=0.0, help="measure again at this fraction of the rate")
+    parser.add_argument(
+        "--paced-rps", type=float, default=0.0, help="measure again at this many requests a second"
+    )
     parser.add_argument(
         "--unacknowledged", action="store_true", help="the web tier runs with REDIS_ACK_REPLICAS=0 (Sentinel)"
     )

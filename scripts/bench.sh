@@ -2,9 +2,9 @@
 # `make bench`: its own stack (project counter-bench), each replica limited to WEB_CPUS of a core,
 # measured idle, at BENCH_REPLICAS replicas and against four baselines, each point BENCH_REPEAT
 # times; then the ceiling of one Redis for the counter's step at BENCH_CEILING clients, in clear and
-# over TLS; then Redis under Sentinel at the largest replica count, with the acknowledgement and
-# without, and with it over TLS (REDIS_TLS=on, as on Swarm). Every tier's
-# CPU comes from its containers' cgroup counters. The report goes to reports/bench-<time>/
+# over TLS; then Redis under Sentinel at the largest replica count in turns: over TLS (REDIS_TLS=on,
+# as on Swarm), in clear, and in clear without the acknowledgement. Every tier's CPU comes from its
+# containers' cgroup counters. The report goes to reports/bench-<time>/
 # (results.json, results.md, bench.png).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -119,30 +119,31 @@ REDIS_TLS=on compose_or_explain "restarting Redis over TLS" --profile bench up -
 REDIS_TLS=on redis_ceiling
 
 top=$(tr ' ' '\n' <<<"$replicas" | sort -n | tail -n 1)
-say "Redis under Sentinel, $top web replicas: with the acknowledgement, then without ($repeat times each)"
+say "Redis under Sentinel, $top web replicas, in turn $repeat times: over TLS, in clear, in clear without the acknowledgement"
 export REDIS_MODE=sentinel
-compose_or_explain "starting Redis under Sentinel" --profile bench up --detach --wait --scale "web=$top" \
-  "${INSTANCES[@]}" "${SENTINELS[@]}" web
-wait_redis_group compose_reach 120
-stack
+# sentinel_group WHAT: Redis, the sentinels and web (re)started with the settings in the caller's
+# environment (REDIS_TLS), and the tiers read again.
+sentinel_group() {
+  compose_or_explain "$1" --profile bench up --detach --wait --scale "web=$top" "${INSTANCES[@]}" "${SENTINELS[@]}" web
+  wait_redis_group compose_reach 120
+  stack
+}
+# The rate the last point was paced at: the points after it in the same turn are paced at it too,
+# so that their CPU per request is compared at the same rate (TLS's is the lowest full rate).
+paced_rate() { tail -n 1 "$report/points.jsonl" | python3 -c 'import json, sys; print(json.load(sys.stdin)["paced"]["target_rps"])'; }
+sentinel_url=(--url http://lb:8080/ --count-url http://lb:8080/count)
+# The points that are compared run interleaved, a turn each, so the host's drift touches them alike.
 for r in $(seq "$repeat"); do
-  measure "sentinel $top" sentinel "$top" "$r" --url http://lb:8080/ --count-url http://lb:8080/count --paced 0.5 "${tiers[@]}"
-done
-REDIS_ACK_REPLICAS=0 compose_or_explain "restarting web without the acknowledgement" --profile bench up --detach \
-  --wait --no-deps --scale "web=$top" web
-stack
-for r in $(seq "$repeat"); do
-  measure "sentinel $top unacknowledged" sentinel "$top" "$r" --unacknowledged --url http://lb:8080/ --count-url http://lb:8080/count \
-    --paced 0.5 "${tiers[@]}"
-done
-export REDIS_TLS=on
-compose_or_explain "restarting Redis, the sentinels and web over TLS" --profile bench up --detach --wait \
-  --scale "web=$top" "${INSTANCES[@]}" "${SENTINELS[@]}" web
-wait_redis_group compose_reach 120
-stack
-for r in $(seq "$repeat"); do
-  measure "sentinel $top tls" sentinel "$top" "$r" --tls --url http://lb:8080/ --count-url http://lb:8080/count \
-    --paced 0.5 "${tiers[@]}"
+  REDIS_TLS=on sentinel_group "starting Redis, the sentinels and web over TLS"
+  measure "sentinel $top tls" sentinel "$top" "$r" --tls "${sentinel_url[@]}" --paced 0.5 "${tiers[@]}"
+  rate=$(paced_rate)
+  REDIS_TLS=off sentinel_group "restarting Redis, the sentinels and web in clear"
+  measure "sentinel $top" sentinel "$top" "$r" "${sentinel_url[@]}" --paced-rps "$rate" "${tiers[@]}"
+  REDIS_TLS=off REDIS_ACK_REPLICAS=0 compose_or_explain "restarting web without the acknowledgement" \
+    --profile bench up --detach --wait --no-deps --scale "web=$top" web
+  stack
+  measure "sentinel $top unacknowledged" sentinel "$top" "$r" --unacknowledged "${sentinel_url[@]}" \
+    --paced-rps "$rate" "${tiers[@]}"
 done
 
 bench run --rm --no-deps bench python report.py "/$report"

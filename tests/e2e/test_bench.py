@@ -40,9 +40,7 @@ def test_bench_smoke_run_writes_its_report(stack):
             + ["stack 2"] * 2
             + ["lb static"] * 2
             + ["tutorial"] * 2
-            + ["sentinel 2"] * 2
-            + ["sentinel 2 unacknowledged"] * 2
-            + ["sentinel 2 tls"] * 2
+            + ["sentinel 2 tls", "sentinel 2", "sentinel 2 unacknowledged"] * 2
         )
         for p in results["points"][1:]:
             for figure in ("rps", "p50_ms", "p95_ms", "p99_ms", "generator_cpu"):
@@ -71,12 +69,19 @@ def test_bench_smoke_run_writes_its_report(stack):
         (sentinel,) = (s for s in results["summary"] if s["name"] == "sentinel 2")
         for tier in ("web", "lb", "redis", "sentinel"):
             assert sentinel["cpu_ms_per_request"][tier]["median"] > 0, tier
-        # Over TLS: the same Sentinel point and the same ceiling, each priced against the one in clear.
+        # Over TLS: the same Sentinel point and the same ceiling, each priced against the one in clear;
+        # in each turn, the Sentinel points paced at the rate of the one over TLS.
         (tls,) = (s for s in results["summary"] if s["name"] == "sentinel 2 tls")
         assert tls["tls"] and not sentinel["tls"]
-        assert (
-            finite(results["ratios"]["tls_stack_cpu_ratio"]) and results["ratios"]["tls_stack_cpu_ratio"] > 0
-        )
+        for turn in (1, 2):
+            paced = {
+                p["name"]: p["paced"]["target_rps"]
+                for p in results["points"]
+                if p["kind"] == "sentinel" and p["repeat"] == turn
+            }
+            assert len(paced) == 3 and len(set(paced.values())) == 1 and paced["sentinel 2 tls"] > 0, paced
+        assert results["ratios"]["tls_stack_cpu_ratio_spread"]["min"] > 0
+        assert finite(results["ratios"]["tls_stack_cpu_ratio"])
         limit = results["ceiling"]
         assert [row["concurrency"] for row in limit["rows"]] == [1, 8]
         assert [(row["concurrency"], row["tls"]) for row in limit["tls_rows"]] == [(1, True), (8, True)]

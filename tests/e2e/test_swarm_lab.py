@@ -356,7 +356,9 @@ def test_cutting_off_the_node_with_the_primary_then_healing_it_loses_and_doubles
         60,
         f"{primary} a replica again",
     )
+    waited = time.monotonic()
     deployed.wait(deployed.led, 90, "a leader of the swarm, seen from every node")
+    print(f"the swarm's leader seen from every node {time.monotonic() - waited:.1f} s later")
 
 
 # Failed requests plain clients may see while the group is rolled: a fifth of the 1,370 that
