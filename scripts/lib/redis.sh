@@ -64,16 +64,22 @@ running_tls() {
   echo "${tls:-off}"
 }
 
-# The instance that is the primary: the one Redis, or under Sentinel the one the first sentinel
-# that answers names. Empty if none does: primary_instance REACH
+# The instance that is the primary: the one Redis, or under Sentinel the one a strict majority of
+# the sentinels name (one back from a lost node can name the old primary for a minute). Empty
+# while no majority names one: primary_instance REACH
 primary_instance() {
-  local sentinel answer
+  local sentinel answer named=() name votes
   load_topology
   if [ "$REDIS_MODE" = single ]; then echo "$SINGLE"; return; fi
   for sentinel in "${SENTINELS[@]}"; do
     answer=$(as_admin "$1" "$sentinel" SENTINEL get-master-addr-by-name "$PRIMARY_NAME" 2>/dev/null \
       | head -n 1 | tr -d '\r') || true
-    if [[ " ${INSTANCES[*]} " == *" $answer "* ]]; then echo "$answer"; return; fi
+    named+=("$answer")
+  done
+  for name in "${INSTANCES[@]}"; do
+    votes=0
+    for answer in "${named[@]}"; do [ "$answer" != "$name" ] || votes=$((votes + 1)); done
+    if (( votes > ${#SENTINELS[@]} / 2 )); then echo "$name"; return; fi
   done
 }
 
@@ -167,12 +173,14 @@ roll_redis_group() {
   local reach=$1 replace=$2 name primary
   shift 2
   load_topology
+  # From a group that can take a failover: after a fault, a member may still be on its way back.
+  wait_redis_group "$reach" 120
   for name in "${SENTINELS[@]}"; do
     among "$name" "$@" || continue
     timed "sentinel $name replaced, and back among the others" replace_member "$reach" "$replace" "$name"
   done
   primary=$(primary_instance "$reach")
-  [ -n "$primary" ] || die "no sentinel names a primary: not replacing the Redis instances (see 'make logs')"
+  [ -n "$primary" ] || die "no majority of the sentinels names one primary: not replacing the Redis instances (see 'make logs')"
   for name in "${INSTANCES[@]}"; do
     if [ "$name" = "$primary" ] || ! among "$name" "$@"; then continue; fi
     timed "replica $name replaced, and back in sync" replace_member "$reach" "$replace" "$name"

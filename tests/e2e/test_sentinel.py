@@ -145,6 +145,39 @@ def test_a_primary_back_with_its_data_lost_has_a_replica_promoted_and_copies_it(
     )
 
 
+def test_a_second_container_on_a_live_members_volume_waits_and_the_member_serves_on(ha):
+    """As an engine does when a task and its replacement overlap (docs/swarm.md): the stack's Redis
+    image started again over a live instance's and a live sentinel's volumes (--volumes-from). It
+    waits for the volume (REDIS_DATA_WAIT, shortened here), opens nothing, and gives up; the live
+    ones serve on, under plain clients that see no failure."""
+    primary = ha.primary()
+    before = ha.count()
+    tried = {}
+
+    def second_on(service):
+        live = ha.container(service)
+        image = ha.inspect_one(live, "{{.Config.Image}}")
+        tried[service] = ha.run(
+            "docker", "run", "--rm", "--network", "none", "--volumes-from", live,
+            "--env", "REDIS_DATA_WAIT=3", image, check=False,
+        ), ha.inspect_one(live, "{{.Config.Hostname}}")  # fmt: skip
+
+    def both():
+        time.sleep(1)
+        second_on(primary)
+        second_on("sentinel-1")
+
+    result = ha.load(clients=4, seconds=12, during=both)
+    for service, (done, holder) in tried.items():
+        assert done.returncode == 1, (service, done.stderr)
+        assert done.stderr.splitlines()[-1] == (
+            f"hold-data: /data is still held by {holder} pid 1 after 3 s: not starting"
+        ), service
+    assert result.failed_attempts == 0, result.attempts
+    assert_exact(ha, result, before)
+    assert ha.primary() == primary
+
+
 def test_with_no_replica_to_acknowledge_increments_get_503_saying_so_then_resume(ha):
     replicas = [ha.container(s) for s in INSTANCES if s != ha.primary()]
     before = ha.count()

@@ -64,8 +64,17 @@ class LabStack(Stack):
     def host_docker(self, *args):
         return self.run("docker", "-H", "unix:///var/run/docker.sock", *args).stdout.strip()
 
-    def docker(self, *args):
-        return self.run("docker", *args).stdout.strip()
+    def docker(self, *args, seconds=90):
+        """`docker` on the node in use. While the swarm elects a leader (a node back from a cut-off
+        can call an election), a manager answers that it has none: asked again, for a while."""
+        deadline = time.monotonic() + seconds
+        while True:
+            done = self.run("docker", *args, check=False)
+            if done.returncode == 0:
+                return done.stdout.strip()
+            if "does not have a leader" not in done.stderr or time.monotonic() > deadline:
+                raise AssertionError(f"docker {' '.join(args)} exited {done.returncode}: {done.stderr}")
+            time.sleep(1)
 
     def load(self, **kwargs):
         return load_client.run(self.port, host=list(self.addresses.values()), **kwargs)
@@ -118,18 +127,36 @@ class LabStack(Stack):
                     placed[label.removeprefix("counter.")] = node
         return placed
 
+    def engine(self, node):
+        return ["docker", "-H", f"tcp://{self.addresses[node]}:2375"]
+
+    def container_of(self, service):
+        """The container of the service's task that Swarm wants running (the one in state running
+        if there are two), or None. After a node is cut off and back, an old task and its
+        replacement can both have a container there for a while (docs/swarm.md): their names do
+        not tell them apart, the task's desired state does."""
+        tasks = self.run("docker", "service", "ps", f"counter_{service}", "--filter", "desired-state=running",
+                         "--no-trunc", "--format", "{{.ID}}", check=False)  # fmt: skip
+        template = "{{.Status.State}} {{.Status.ContainerStatus.ContainerID}}"
+        states = [
+            self.run("docker", "inspect", "--format", template, task, check=False).stdout.split()
+            for task in tasks.stdout.split()
+        ]
+        found = [state for state in states if len(state) == 2]  # none while a task has no container
+        containers = sorted((state != "running", container) for state, container in found)
+        return containers[0][1] if containers else None
+
     @property
     def redis(self):
         """The Redis group (helpers/redis_group.py), reached on the node that holds each task."""
         placed = self.placed_on()
 
         def run_in(service, argv, check):
-            engine = ["docker", "-H", f"tcp://{self.addresses[placed[service]]}:2375"]
-            found = self.run(*engine, "ps", "--quiet", "--filter", f"name=counter_{service}.", check=check)
-            if not found.stdout.split() and not check:
-                return ""  # its task is not running (yet)
-            (container,) = found.stdout.split()
-            return self.run(*engine, "exec", container, *argv, check=check).stdout
+            container = self.container_of(service)
+            if container is None:
+                assert not check, f"counter_{service} has no task that Swarm wants running"
+                return ""  # no task of it is running (yet)
+            return self.run(*self.engine(placed[service]), "exec", container, *argv, check=check).stdout
 
         return RedisGroup(read_topology(self.env), run_in)
 
@@ -144,6 +171,77 @@ class LabStack(Stack):
             if ":" in line
         )
         return info.get("role"), info.get("master_host"), info.get("master_link_status")
+
+    def held(self, service, node):
+        """{container: what hold-data logged} for the service's containers on `node`, the old ones
+        too: a second container on one volume waits there for the first to stop."""
+        engine = self.engine(node)
+        label = f"label=com.docker.swarm.service.name=counter_{service}"
+        listed = self.run(*engine, "ps", "--all", "--quiet", "--filter", label, check=False)
+        containers = listed.stdout.split()
+        logs = {c: self.run(*engine, "logs", c, check=False) for c in containers}
+        return {c: [line for line in (done.stdout + done.stderr).splitlines() if "hold-data" in line]
+                for c, done in logs.items()}  # fmt: skip
+
+    def heal(self):
+        """Undo what a fault test that failed may have left undone: every node's engine running
+        and on the lab's network at its address."""
+        for node, address in self.addresses.items():
+            container = self.node(node)
+            if self.host_docker("inspect", "--format", "{{.State.Running}}", container) != "true":
+                self.host_docker("start", container)
+            networks = "{{json .NetworkSettings.Networks}}"
+            if self.lab not in json.loads(self.host_docker("inspect", "--format", networks, container)):
+                self.host_docker("network", "connect", "--ip", address, self.lab, container)
+
+    def missing(self):
+        """What keeps the stack from being whole, or None: every node ready and seeing a leader;
+        each member of the Redis group one container, its task's, on its own node; an lb on every
+        node; every sentinel naming one primary, every other instance its replica."""
+        nodes = self.run("docker", "node", "ls", "--format", "{{.Hostname}} {{.Status}}", check=False)
+        if nodes.returncode != 0 or sorted(nodes.stdout.split()) != sorted([*NODES, *["Ready"] * len(NODES)]):
+            return f"every node ready: {nodes.stdout.split()}"
+        if not self.led():
+            return "a leader of the swarm, seen from every node"
+        placed, group = self.placed_on(), self.redis
+        for name in group.instances + group.sentinels:
+            engine = self.engine(placed[name])
+            service = f"label=com.docker.swarm.service.name=counter_{name}"
+            on_node = self.run(*engine, "ps", "--quiet", "--filter", service, check=False).stdout.split()
+            if self.placement(name) != {placed[name]: 1} or len(on_node) != 1:
+                return f"{name}: one task running on {placed[name]}, found {self.placement(name)}, {on_node}"
+        if self.placement("lb") != {node: 1 for node in NODES}:
+            return f"an lb on every node: {self.placement('lb')}"
+        named = group.named(via=group.instances[0])
+        if len(named) != len(group.sentinels) or len(set(named)) != 1:
+            return f"every sentinel naming one primary: {named}"
+        primary = named[0]
+        for name in group.instances:
+            if name != primary and self.role(name) != ("slave", primary, "up"):
+                return f"{name} a replica of {primary}: {self.role(name)}"
+        return None
+
+    def make_whole(self, seconds=240):
+        """Heal the lab and wait until the stack is whole (missing() says what it waits for), so
+        that a test that failed leaves the next one what it would have found."""
+        self.heal()
+        self.use("node-1")
+        started, seen = time.monotonic(), []
+
+        def whole():
+            try:
+                seen.append(self.missing())
+            except AssertionError as error:  # a docker command failed (say, while a leader is elected)
+                seen.append(str(error).splitlines()[0])
+            return seen[-1] is None
+
+        try:
+            wait_for(whole, seconds, "the lab's stack whole", interval=1)
+        except TimeoutError:
+            raise AssertionError(f"the lab's stack not whole within {seconds} s: {seen[-1]}") from None
+        if len(seen) > 1:
+            took = time.monotonic() - started
+            print(f"\nthe lab's stack whole again after {took:.1f} s; it lacked {seen[0]}")
 
     def down(self):
         pass  # the lab goes, and the stack with it
@@ -172,11 +270,20 @@ def lab(docker):
 
 
 @pytest.fixture(scope="module")
-def deployed(lab):
+def lab_stack(lab):
     stack = LabStack(lab)
     output = stack.make("deploy", f"SCALE={REPLICAS}", timeout=900).stdout
     assert f"pushing {stack.env['REGISTRY']}/counter-web:" in output
     return stack
+
+
+@pytest.fixture
+def deployed(lab_stack):
+    """The deployed stack, whole before the test and after it, whatever the test did or failed to
+    undo: one test's failure stays its own."""
+    lab_stack.make_whole()
+    yield lab_stack
+    lab_stack.make_whole()
 
 
 def test_deploy_to_several_nodes_without_a_registry_is_refused(lab):
@@ -359,6 +466,7 @@ def test_cutting_off_the_node_with_the_primary_then_healing_it_loses_and_doubles
     waited = time.monotonic()
     deployed.wait(deployed.led, 90, "a leader of the swarm, seen from every node")
     print(f"the swarm's leader seen from every node {time.monotonic() - waited:.1f} s later")
+    print(f"{primary}'s containers on {node}, what hold-data said:", deployed.held(primary, node))
 
 
 # Failed requests plain clients may see while the group is rolled: a fifth of the 1,370 that
@@ -367,11 +475,11 @@ PLAIN_FAILURES_AT_MOST = 1370 // 5
 
 
 @pytest.fixture(scope="module")
-def edited(deployed, tmp_path_factory):
+def edited(lab_stack, tmp_path_factory):
     """A copy of the project for make deploy, whose redis/ a test edits; the stack as found after."""
     tree = project_copy(tmp_path_factory.mktemp("tree") / "counter")
     yield tree
-    deployed.tree = ROOT
+    lab_stack.tree = ROOT
 
 
 def redeploy_redis_under_load(deployed, tree, number, retry):

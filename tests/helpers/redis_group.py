@@ -64,9 +64,8 @@ class RedisGroup:
         lines = self.cli(service, "INFO", "replication", check=False).splitlines()
         return dict(line.split(":", 1) for line in lines if ":" in line)
 
-    def primary(self, via):
-        """The instance a majority of the sentinels name primary (asked from `via`): one back from
-        a lost node may still name the old primary until it hears from the others."""
+    def named(self, via):
+        """The instance each sentinel that answers names primary (asked from `via`)."""
         named = []
         for sentinel in self.sentinels:
             answer = self.ask(
@@ -74,6 +73,12 @@ class RedisGroup:
             )
             if answer.split("\n")[0] in self.instances:
                 named.append(answer.split("\n")[0])
+        return named
+
+    def primary(self, via):
+        """The instance a majority of the sentinels name primary (asked from `via`): one back from
+        a lost node may still name the old primary until it hears from the others."""
+        named = self.named(via)
         for name in set(named):
             if named.count(name) > len(self.sentinels) // 2:
                 return name
