@@ -66,13 +66,15 @@ class LabStack(Stack):
 
     def docker(self, *args, seconds=90):
         """`docker` on the node in use. While the swarm elects a leader (a node back from a cut-off
-        can call an election), a manager answers that it has none: asked again, for a while."""
+        can call an election), a manager answers that it has none, or its request to the leader
+        runs out of time: asked again, for a while."""
         deadline = time.monotonic() + seconds
         while True:
             done = self.run("docker", *args, check=False)
             if done.returncode == 0:
                 return done.stdout.strip()
-            if "does not have a leader" not in done.stderr or time.monotonic() > deadline:
+            electing = "does not have a leader" in done.stderr or "DeadlineExceeded" in done.stderr
+            if not electing or time.monotonic() > deadline:
                 raise AssertionError(f"docker {' '.join(args)} exited {done.returncode}: {done.stderr}")
             time.sleep(1)
 

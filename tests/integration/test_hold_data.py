@@ -3,6 +3,7 @@ real redis-server processes, a second one started on the directory of a first th
 load, as an engine starts a task's replacement while the old one still runs. The negative control
 starts the second one without the guard and shows what two processes do to one directory."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -38,7 +39,10 @@ class Instance:
     def open_files(self):
         """The files in its directory that the process has open, but the lock."""
         fds = f"/proc/{self.process.pid}/fd"
-        paths = [os.readlink(f"{fds}/{fd}") for fd in os.listdir(fds)]
+        paths = []
+        for fd in os.listdir(fds):
+            with contextlib.suppress(FileNotFoundError):  # closed since it was listed
+                paths.append(os.readlink(f"{fds}/{fd}"))
         return sorted(p for p in paths if p.startswith(str(self.directory)) and not p.endswith("data.lock"))
 
     def stop(self, how=signal.SIGTERM):
