@@ -1,9 +1,13 @@
 """Moments when this machine itself stopped: a CPU not given back for a while, or a disk that held
 an fsync. Every Redis write of the stack waits for an fsync (`appendfsync always`), so a disk that
-stalls for a second stalls the store, and its requests fail whatever the stack does; a load run
-records these moments so that a test can tell the stack's failures from the host's. A stall
-explains a failure only if it lasted at least the budget whose overrun fails a request: under
-Compose a Redis call's (REDIS_BUDGET, 0.75 s); shorter stalls are the stack's to absorb.
+stalls stalls the store, and its requests fail whatever the stack does; a load run records these
+moments so that a test can tell the stack's failures from the host's. A stall explains a failure
+only if it lasted at least the wait whose overrun fails a request: a Redis try's wait for its reply
+(REDIS_TIMEOUT, 0.2 s). A reply that late leaves no room in a call's budget (REDIS_BUDGET, 0.75 s)
+for another try of a lookup, a connect and a reply (web/counter/store.py), so the request gets a
+503 and its replica answers 503 at once for a moment after (HOLD_OFF), and so do the others that
+waited on the same stall: nginx's passes over them end at once too. Shorter stalls are the stack's
+to absorb.
 
 A thread writes and fsyncs a small file every 50 ms, on the disk of the project's folder (the
 containers' volumes are on the same disk here and in CI), and records each round that took longer
@@ -18,10 +22,8 @@ import warnings
 from counter.settings import Settings
 from helpers.support import ROOT
 
-# The web tier's default budgets (web/counter/settings.py), in seconds: a Redis try, which bounds
-# an acknowledgement's wait for a replica (the shortest), and a request's Redis calls together.
+# The web tier's default wait for a Redis try's reply (web/counter/settings.py), in seconds.
 REDIS_TRY = Settings().REDIS_TIMEOUT
-REDIS_BUDGET = Settings().REDIS_BUDGET
 # s: how long after a stall its effects can still show: nginx answers within 4.5 s whatever fails
 AFTERMATH = 5.0
 INTERVAL = 0.05

@@ -40,7 +40,7 @@ class Result:
     def failed_attempts(self):
         return sum(n for status, n in self.attempts.items() if status != 200)
 
-    def failed_by_the_stack(self, budget=host_stalls.REDIS_BUDGET):
+    def failed_by_the_stack(self, budget=host_stalls.REDIS_TRY):
         """The failed attempts that no stall of the host of `budget` s or more explains
         (helpers/host_stalls.py)."""
         explained = host_stalls.during_a_stall

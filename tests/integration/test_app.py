@@ -156,6 +156,24 @@ def test_a_frozen_redis_gets_a_503_within_the_budget_then_serving_resumes(own_re
     assert client.get("/count").get_json() == {"count": 2}
 
 
+def test_with_the_default_budget_a_reply_late_by_one_try_s_wait_is_a_503(own_redis):
+    """What the tests put down to a stall of the host (helpers/host_stalls.py): a Redis that
+    answers nothing for 0.3 s, just over a try's wait for its reply, fails the request."""
+    client = create_app({"REDIS_URL": own_redis.url}).test_client()
+    assert client.get("/count").status_code == 200
+    own_redis.process.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        threading.Timer(0.3, own_redis.process.send_signal, (signal.SIGCONT,)).start()
+        response = client.get("/", headers={"Idempotency-Key": "late"})
+        took = time.monotonic() - started
+    finally:
+        time.sleep(0.35)
+        own_redis.process.send_signal(signal.SIGCONT)
+    assert response.status_code == 503 and took < 0.3, took
+    wait_for(lambda: client.get("/count").status_code == 200, 2, "serving again", 0.1)
+
+
 def sample(name, **labels):
     return REGISTRY.get_sample_value(name, labels) or 0.0
 

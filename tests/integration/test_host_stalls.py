@@ -42,11 +42,12 @@ def test_a_process_stopped_for_a_second_is_seen_as_one_stall_of_that_length():
 
 
 def test_only_failures_near_a_stall_as_long_as_a_budget_are_put_down_to_the_host():
-    result = load_client.Result(stalls=[(100.0, 101.0), (200.0, 200.5)])
+    result = load_client.Result(stalls=[(100.0, 101.0), (200.0, 200.15)])
     near = [(100.0 - AFTERMATH, 503), (100.5, 504), (101.0 + AFTERMATH, 502)]
     far = [(100.0 - AFTERMATH - 0.1, 503), (101.1 + AFTERMATH, 502)]
-    near_a_short_stall = [(200.2, 504)]  # 0.5 s: shorter than a Redis call's budget
+    near_a_short_stall = [(200.1, 504)]  # 0.15 s: shorter than a Redis try's wait for its reply
     result.failures = near + far + near_a_short_stall
     assert result.failed_by_the_stack() == far + near_a_short_stall
-    assert result.failed_by_the_stack(budget=0.2) == far
+    assert result.failed_by_the_stack(budget=0.1) == far
+    assert result.failed_by_the_stack(budget=1.5) == result.failures
     assert load_client.Result(failures=near).failed_by_the_stack() == near  # no stall, nothing excused
