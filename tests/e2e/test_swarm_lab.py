@@ -21,7 +21,7 @@ import uuid
 
 import pytest
 
-from helpers import host_stalls, load_client
+from helpers import load_client
 from helpers.capture import Capture, bridge_of
 from helpers.faults import FaultWindow, resumed_after
 from helpers.redis_group import NoPrimary, RedisGroup, read_topology
@@ -44,6 +44,8 @@ class LabStack(Stack):
         self.env.update(STACK="counter", LB_PORT="8080", LAB_NAME=lab, REDIS_MODE="sentinel")
         self.addresses = {node: self.address(node) for node in NODES}
         self.use("node-1")
+        self.topology = read_topology(self.env)  # the services' names, the same in every copy
+        self.whole = False  # whether make_whole() found it whole, and no test has run since
 
     def address(self, node):
         return self.host_docker(
@@ -151,8 +153,9 @@ class LabStack(Stack):
     @property
     def redis(self):
         """The Redis group (helpers/redis_group.py), reached on the node that holds each task."""
-        placed = self.placed_on()
+        return self.group(self.placed_on())
 
+    def group(self, placed):
         def run_in(service, argv, check):
             container = self.container_of(service)
             if container is None:
@@ -160,7 +163,7 @@ class LabStack(Stack):
                 return ""  # no task of it is running (yet)
             return self.run(*self.engine(placed[service]), "exec", container, *argv, check=check).stdout
 
-        return RedisGroup(read_topology(self.env), run_in)
+        return RedisGroup(self.topology, run_in)
 
     def primary(self, ask="redis-2"):
         """The instance the sentinels name primary (asked from instance `ask`)."""
@@ -205,7 +208,8 @@ class LabStack(Stack):
             return f"every node ready: {nodes.stdout.split()}"
         if not self.led():
             return "a leader of the swarm, seen from every node"
-        placed, group = self.placed_on(), self.redis
+        placed = self.placed_on()
+        group = self.group(placed)
         for name in group.instances + group.sentinels:
             engine = self.engine(placed[name])
             service = f"label=com.docker.swarm.service.name=counter_{name}"
@@ -226,6 +230,8 @@ class LabStack(Stack):
     def make_whole(self, seconds=240):
         """Heal the lab and wait until the stack is whole (missing() says what it waits for), so
         that a test that failed leaves the next one what it would have found."""
+        if self.whole:
+            return  # found whole after the last test, and nothing has run since
         self.heal()
         self.use("node-1")
         started, seen = time.monotonic(), []
@@ -241,6 +247,7 @@ class LabStack(Stack):
             wait_for(whole, seconds, "the lab's stack whole", interval=1)
         except TimeoutError:
             raise AssertionError(f"the lab's stack not whole within {seconds} s: {seen[-1]}") from None
+        self.whole = True
         if len(seen) > 1:
             took = time.monotonic() - started
             print(f"\nthe lab's stack whole again after {took:.1f} s; it lacked {seen[0]}")
@@ -284,6 +291,7 @@ def deployed(lab_stack):
     """The deployed stack, whole before the test and after it, whatever the test did or failed to
     undo: one test's failure stays its own."""
     lab_stack.make_whole()
+    lab_stack.whole = False
     yield lab_stack
     lab_stack.make_whole()
 
@@ -339,7 +347,7 @@ def test_scale_out_and_in_across_nodes_under_load_counts_every_keyed_request_onc
     # Six replicas, three Redis instances, three sentinels and three engines on two cores: an
     # acknowledgement now and then misses its 0.2 s, a 503 that the client's retry makes good.
     print(f"\nscaling 4 -> 6 -> 4: {result.attempts}, host stalls {result.stalls}")
-    failed = result.failed_by_the_stack(budget=host_stalls.REDIS_TRY)
+    failed = result.failed_by_the_stack()
     assert len(failed) <= result.successes // 1000, (result.attempts, result.stalls)
     assert result.gave_up == 0
     assert len(result.served_by) >= 6
