@@ -3,12 +3,13 @@
 #   deploy  build the images, tag them by content (push them to REGISTRY), deploy, wait until served
 #   scale   change web to SCALE replicas with no downtime, waiting until they all serve
 #   remove  remove the stack; its Redis volume (the count) stays unless REMOVE_DATA=yes
-# How Swarm differs from Compose is all in deploy/stackfile.py.
+# How Swarm differs from Compose is all in control/stackfile.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/checks.sh
-# On Swarm, Redis's traffic crosses the network between machines: over TLS unless REDIS_TLS=off.
-export REDIS_TLS=${REDIS_TLS:-on}
+# On Swarm, Redis's traffic crosses the network between machines: over TLS unless REDIS_TLS=off
+# (in the environment or .env, read by compose.sh).
+redis_tls_default=on
 source scripts/lib/compose.sh
 source scripts/lib/explain.sh
 source scripts/lib/probes.sh
@@ -228,7 +229,7 @@ stack_deploy() {
 write_stack_file() {
   local omit=() service
   for service in "${omitted[@]}"; do omit+=(--omit "$service"); done
-  python3 deploy/stackfile.py --stack "$stack" --replicas "$scale" "${images[@]}" "${omit[@]}" \
+  python3 -m control stackfile --stack "$stack" --replicas "$scale" "${images[@]}" "${omit[@]}" \
     <"$work/compose.json" >"$work/stack.json" || die "could not make the stack file"
 }
 

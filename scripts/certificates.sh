@@ -41,7 +41,7 @@ fi
 # be read: no Docker here).
 server_names() {
   local names
-  names=$(docker compose --profile sentinel config --format json 2>/dev/null | python3 scripts/topology.py group 2>/dev/null) \
+  names=$(docker compose --profile sentinel config --format json 2>/dev/null | python3 -m control topology group 2>/dev/null) \
     || return 0
   # shellcheck disable=SC2086  # one name per word
   [ -z "$names" ] || printf 'DNS:%s\n' $names | paste -sd, -

@@ -1,30 +1,22 @@
 # The Compose command as the scripts run it, and what docker-compose.yml declares.
 # shellcheck shell=bash
 
-# The Redis topology, REDIS_MODE: from the environment, else from .env, else `single`. Under
-# `sentinel`, every Compose command here covers its profile too (the replicas and sentinels).
-REDIS_MODE=${REDIS_MODE:-$(sed -n 's/^REDIS_MODE=//p' .env 2>/dev/null | tail -n 1 || true)}
-REDIS_MODE=${REDIS_MODE:-single}
-case "$REDIS_MODE" in
-  single | sentinel) export REDIS_MODE ;;
-  *) die "REDIS_MODE must be single or sentinel, got '$REDIS_MODE'" ;;
-esac
-# Redis's traffic over TLS (on) or not (off): from the environment, else from .env, else off
-# under Compose, where it never leaves the host (deploy/swarm.sh makes it on on Swarm).
-REDIS_TLS=${REDIS_TLS:-$(sed -n 's/^REDIS_TLS=//p' .env 2>/dev/null | tail -n 1 || true)}
-REDIS_TLS=${REDIS_TLS:-off}
-case "$REDIS_TLS" in
-  on | off) export REDIS_TLS ;;
-  *) die "REDIS_TLS must be on or off, got '$REDIS_TLS'" ;;
-esac
+# The Redis topology, REDIS_MODE (single unless set), and whether Redis's traffic is over TLS,
+# REDIS_TLS (off unless set, or unless the script sets redis_tls_default: under Compose Redis's
+# traffic never leaves the host): each from the environment, else .env as Compose reads it, else
+# its default (control/settings.py). Under `sentinel`, every Compose command here covers its
+# profile too (the replicas and sentinels).
+require_python3 "reading the settings"
+REDIS_MODE=$(python3 -m control setting REDIS_MODE 2>&1) || die "$REDIS_MODE"
+REDIS_TLS=$(python3 -m control setting REDIS_TLS "${redis_tls_default:-off}" 2>&1) || die "$REDIS_TLS"
+export REDIS_MODE REDIS_TLS
 [ -z "${BACK_NETWORK:-}" ] || check_pattern BACK_NETWORK "$BACK_NETWORK" '^([0-9]{1,3}\.){2}[0-9]{1,3}$' \
   "the first three numbers of a /24, such as 10.210.0"
 
-# What the services in docker-compose.yml declare of Redis (scripts/topology.py, which says what
+# What the services in docker-compose.yml declare of Redis (control/topology.py, which says what
 # WHAT may be): topology WHAT [ARGS...]
 topology() {
-  require_python3 "reading the Redis topology from docker-compose.yml"
-  COMPOSE_BAKE=false docker compose --profile sentinel config --format json | python3 scripts/topology.py "$@"
+  COMPOSE_BAKE=false docker compose --profile sentinel config --format json | python3 -m control topology "$@"
 }
 
 # docker compose, with the Sentinel profile under REDIS_MODE=sentinel, and the sentinels' list

@@ -1,5 +1,5 @@
 # The Redis group: its instances and sentinels (declared by the services in docker-compose.yml,
-# read by scripts/topology.py), redis-cli as Redis's admin on one of them, which instance is the
+# read by control/topology.py), redis-cli as Redis's admin on one of them, which instance is the
 # primary, and waiting until the group can take a failover and acknowledge increments.
 #
 # How to reach them is passed in, as the first argument REACH: a command run as
@@ -68,19 +68,14 @@ running_tls() {
 # the sentinels name (one back from a lost node can name the old primary for a minute). Empty
 # while no majority names one: primary_instance REACH
 primary_instance() {
-  local sentinel answer named=() name votes
+  local sentinel answer
   load_topology
   if [ "$REDIS_MODE" = single ]; then echo "$SINGLE"; return; fi
   for sentinel in "${SENTINELS[@]}"; do
     answer=$(as_admin "$1" "$sentinel" SENTINEL get-master-addr-by-name "$PRIMARY_NAME" 2>/dev/null \
       | head -n 1 | tr -d '\r') || true
-    named+=("$answer")
-  done
-  for name in "${INSTANCES[@]}"; do
-    votes=0
-    for answer in "${named[@]}"; do [ "$answer" != "$name" ] || votes=$((votes + 1)); done
-    if (( votes > ${#SENTINELS[@]} / 2 )); then echo "$name"; return; fi
-  done
+    echo "$answer"
+  done | python3 -m control primary "${#SENTINELS[@]}"
 }
 
 # A field of what a sentinel says of the primary (SENTINEL MASTER): sentinel_view REACH SENTINEL FIELD

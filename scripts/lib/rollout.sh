@@ -15,7 +15,7 @@
 WEB_HEALTHY_WAIT=90 WEB_READY_WAIT=30
 
 # SERVICE<tab>REASON for each service whose containers differ from what docker-compose.yml
-# and the images just built say (scripts/stale.py decides, as Compose would).
+# and the images just built say (control/stale.py decides, as Compose would).
 stale_services() {
   local work service ids=()
   work=$(mktemp -d)
@@ -27,7 +27,7 @@ stale_services() {
   done >"$work/images"
   mapfile -t ids < <(compose ps --quiet --all)
   if [ ${#ids[@]} -gt 0 ]; then docker inspect "${ids[@]}" >"$work/containers.json"; else echo '[]' >"$work/containers.json"; fi
-  python3 scripts/stale.py "$work/config.json" "$work/hashes" "$work/images" "$work/containers.json"
+  python3 -m control stale "$work/config.json" "$work/hashes" "$work/images" "$work/containers.json"
   rm -rf "$work"
 }
 
@@ -122,7 +122,7 @@ remove_failing_web() {
   local ids=() failing=()
   mapfile -t ids < <(compose ps --quiet --all web)
   [ ${#ids[@]} -gt 0 ] || return 0
-  mapfile -t failing < <(docker inspect "${ids[@]}" | python3 scripts/stale.py --failing /dev/stdin)
+  mapfile -t failing < <(docker inspect "${ids[@]}" | python3 -m control stale --failing /dev/stdin)
   [ -n "${failing[0]:-}" ] || return 0
   say "web: $(short_ids "${failing[@]}")keep failing and serve nothing: removed first"
   docker rm --force "${failing[@]}" >/dev/null

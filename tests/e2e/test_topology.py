@@ -1,4 +1,4 @@
-"""The Redis topology has one home, the services in docker-compose.yml (scripts/topology.py reads
+"""The Redis topology has one home, the services in docker-compose.yml (control/topology.py reads
 them): a fourth Redis instance and a renamed sentinel, added there alone, are found by what
 `make up`, `make bench`, `make deploy` and `make monitor` derive from it. Needs Compose's
 `config` only (no engine)."""
@@ -85,7 +85,7 @@ def test_the_swarm_stack_places_every_instance_and_sentinel_on_its_labelled_node
     ).stdout  # fmt: skip
     images = [f"--image={name}=reg/c-{name}:1" for name in ("redis", "web", "lb")]
     done = subprocess.run(
-        ["python3", "deploy/stackfile.py", "--stack", "c", "--replicas", "2", *images],
+        ["python3", "control/stackfile.py", "--stack", "c", "--replicas", "2", *images],
         input=config, cwd=tree, capture_output=True, text=True, check=True,
     )  # fmt: skip
     services = json.loads(done.stdout)["services"]

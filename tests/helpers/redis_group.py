@@ -1,16 +1,14 @@
 """The Redis group of a stack, as scripts/lib/redis.sh sees it: the instances and sentinels that
-docker-compose.yml declares (scripts/topology.py), redis-cli as Redis's admin on one of them,
+docker-compose.yml declares (control/topology.py), redis-cli as Redis's admin on one of them,
 and which instance is the primary. How to run a command in a service's container is passed in
 (Compose or a Swarm node), as the scripts pass theirs."""
 
 import json
 import subprocess
-import sys
 
+from control import sentinels
+from control.topology import INSTANCE_PORT, SENTINEL_PORT, Topology
 from helpers.support import ROOT
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from topology import INSTANCE_PORT, SENTINEL_PORT, Topology  # noqa: E402
 
 # redis-cli as Redis's admin, inside a Redis container (which has the secret): ADMIN_CLI + its arguments
 ADMIN_CLI = [
@@ -79,7 +77,7 @@ class RedisGroup:
         """The instance a majority of the sentinels name primary (asked from `via`): one back from
         a lost node may still name the old primary until it hears from the others."""
         named = self.named(via)
-        for name in set(named):
-            if named.count(name) > len(self.sentinels) // 2:
-                return name
-        raise NoPrimary(f"no majority of the sentinels names one primary: {named}")
+        primary = sentinels.primary(named, len(self.sentinels))
+        if primary is None:
+            raise NoPrimary(f"no majority of the sentinels names one primary: {named}")
+        return primary

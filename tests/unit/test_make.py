@@ -79,7 +79,8 @@ def test_deploy_refuses_a_registry_that_is_not_host_and_port():
 
 
 def test_check_with_no_run_yet_says_so_in_one_line(tmp_path):
-    shutil.copytree(ROOT / "scripts", tmp_path / "scripts")  # a tree with no reports/ at all
+    for folder in ("scripts", "control"):  # a tree with no reports/ at all
+        shutil.copytree(ROOT / folder, tmp_path / folder)
     done = subprocess.run(["bash", tmp_path / "scripts" / "check.sh"], capture_output=True, text=True)
     assert done.returncode != 0
     assert done.stderr.splitlines() == [

@@ -103,7 +103,7 @@ def shown_in_env_example():
 # Read by the scripts (scripts/lib/checks.sh), with their default there.
 READ_BY_SCRIPTS = {"MAX_SCALE"}
 # Set by the scripts for each run, not by users.
-# REDIS_SENTINELS is derived from docker-compose.yml's sentinels (scripts/topology.py).
+# REDIS_SENTINELS is derived from docker-compose.yml's sentinels (control/topology.py).
 SET_BY_SCRIPTS = {"HOST_USER", "LOCUST_REPORT", "LOCUST_MASTER", "MAX_FAIL_RATIO", "REDIS_SENTINELS"}
 
 

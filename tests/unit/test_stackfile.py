@@ -1,4 +1,4 @@
-"""deploy/stackfile.py: the stack file Swarm gets from the Compose file's configuration."""
+"""control/stackfile.py: the stack file Swarm gets from the Compose file's configuration."""
 
 import hashlib
 import json
@@ -7,10 +7,8 @@ import sys
 
 import pytest
 
+from control.stackfile import StackFileError, stack_file
 from helpers.support import ROOT
-
-sys.path.insert(0, str(ROOT / "deploy"))
-from stackfile import StackFileError, stack_file  # noqa: E402
 
 IMAGES = {"redis": "reg:5000/c-redis:1", "web": "reg:5000/c-web:2", "lb": "reg:5000/c-lb:3"}
 
@@ -118,7 +116,9 @@ def test_the_command_says_what_is_wrong_in_one_line(config):
     done = subprocess.run(
         [
             sys.executable,
-            str(ROOT / "deploy" / "stackfile.py"),
+            "-m",
+            "control",
+            "stackfile",
             "--stack",
             "c",
             "--replicas",
@@ -129,6 +129,7 @@ def test_the_command_says_what_is_wrong_in_one_line(config):
         input=json.dumps(config),
         capture_output=True,
         text=True,
+        cwd=ROOT,
     )
     assert done.returncode == 1
     assert done.stderr == "stackfile: no image for lb, redis\n"

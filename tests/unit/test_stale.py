@@ -1,11 +1,6 @@
-"""scripts/stale.py: which running services `make up` must replace, and why, as Compose decides."""
+"""control/stale.py: which running services `make up` must replace, and why, as Compose decides."""
 
-import sys
-
-from helpers.support import ROOT
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from stale import keeps_failing, reasons  # noqa: E402
+from control.stale import keeps_failing, reasons
 
 
 def container(service, image="sha256:aaaa1111bbbb2222", config_hash="h1", env=("A=1",), state=None):

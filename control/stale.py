@@ -3,8 +3,8 @@
 Compose recreates a container when its configuration's hash or its image changed; `make up`
 replaces them itself (scripts/lib/rollout.sh), so it asks here first, as Compose would decide:
 
-    python3 scripts/stale.py CONFIG HASHES IMAGES CONTAINERS
-    python3 scripts/stale.py --failing CONTAINERS    (the ids of those that keep failing)
+    python3 -m control stale CONFIG HASHES IMAGES CONTAINERS
+    python3 -m control stale --failing CONTAINERS    (the ids of those that keep failing)
 
 CONFIG: `docker compose config --format json`; HASHES: `docker compose config --hash '*'`
 (SERVICE HASH lines); IMAGES: SERVICE IMAGE-ID lines, the images the services run now;
@@ -14,7 +14,6 @@ exited with an error: a broken release shipped by hand, say) is stale too, whate
 """
 
 import json
-import sys
 
 
 def env_of(container):
@@ -66,8 +65,7 @@ def pairs(path):
         return dict(line.split(None, 1) for line in lines.read().split("\n") if line.strip())
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
+def main(argv):
     if argv[0] == "--failing":
         with open(argv[1]) as f:
             print("\n".join(c["Id"] for c in json.load(f) if keeps_failing(c)))
@@ -84,7 +82,3 @@ def main(argv=None):
         if why:
             print(f"{service}\t{why}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

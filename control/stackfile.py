@@ -36,8 +36,7 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from topology import Topology, TopologyError  # noqa: E402
+from control.topology import Topology, TopologyError
 
 VERSION = "3.9"  # the newest format `docker stack deploy` reads
 # Where each service may run, but the Redis group's: each of those on the node labelled for it.
@@ -72,7 +71,7 @@ def service(name, spec, image, replicas, group=()):
     unknown = set(spec) - KEPT - REPLACED
     if unknown:
         raise StackFileError(
-            f"service {name} uses {', '.join(sorted(unknown))}, which deploy/stackfile.py does not "
+            f"service {name} uses {', '.join(sorted(unknown))}, which control/stackfile.py does not "
             "carry over to Swarm: handle it there"
         )
     out = {key: value for key, value in spec.items() if key in KEPT and value is not None}
@@ -110,7 +109,7 @@ def placement(name, group):
         return f"node.labels.counter.{name} == true"
     if name in PLACEMENT:
         return PLACEMENT[name]
-    raise StackFileError(f"service {name} has no placement on Swarm: give it one in deploy/stackfile.py")
+    raise StackFileError(f"service {name} has no placement on Swarm: give it one in control/stackfile.py")
 
 
 def deploy(name, compose_deploy, replicas, where):
@@ -217,7 +216,7 @@ def spec_digest(spec, stack):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python3 -m control stackfile", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True)
     parser.add_argument("--replicas", type=int, required=True, help="web replicas")
     parser.add_argument("--image", action="append", default=[], metavar="SERVICE=IMAGE")
@@ -231,7 +230,3 @@ def main(argv=None):
         print(f"stackfile: {error}", file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

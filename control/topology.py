@@ -4,7 +4,7 @@ A Redis instance is a service that runs `start-redis`, a sentinel one that runs 
 The one Redis of REDIS_MODE=single is the instance in no Compose profile; under Sentinel the
 sentinels' REDIS_FIRST_PRIMARY names the first primary and REDIS_PRIMARY_NAME the group.
 
-    docker compose --profile sentinel config --format json | python3 scripts/topology.py WHAT
+    docker compose --profile sentinel config --format json | python3 -m control topology WHAT
 
 WHAT is one of:
   instances [MODE]   the Redis instances, the first primary first (MODE single: the one Redis)
@@ -129,7 +129,3 @@ def main(argv=None):
         print(f"topology: {error}", file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
