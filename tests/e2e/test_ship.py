@@ -155,7 +155,10 @@ def test_a_change_of_the_one_redis_is_said_first_and_costs_only_its_outage(stack
     times = [when for when, _ in result.failures]
     outage = max(times) - min(times) if times else 0.0
     print(f"one Redis replaced: {result.failed_attempts} failed over {outage:.1f} s: {result.attempts}")
-    assert {status for _, status in result.failures} <= {503}, result.attempts  # said, with Retry-After
+    # The outage was met (a replacement nobody noticed would measure nothing), and said each time:
+    # a 503 with Retry-After, never a refused or cut connection.
+    assert result.attempts[503] > 0, result.attempts
+    assert {status for _, status in result.failures} == {503}, result.attempts
 
 
 def test_a_new_nginx_image_replaces_its_container_once(stack):
@@ -170,3 +173,6 @@ def test_a_new_nginx_image_replaces_its_container_once(stack):
     times = [when for when, _ in result.failures]
     refused = max(times) - min(times) if times else 0.0
     print(f"lb replaced: {result.failed_attempts} failed over {refused:.1f} s: {result.attempts}")
+    # The one nginx's moment away (README, Ship a change: each time within 0.2 s): a bound, with
+    # room for a slow host, that a replacement waiting on anything (a drain, a health check) fails.
+    assert refused <= 2.0, (refused, result.attempts)

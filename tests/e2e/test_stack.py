@@ -157,6 +157,10 @@ CHANGED = {  # every documented setting of the web tier, Redis and nginx, off it
 }
 
 
+# The settings of CHANGED that are Redis's and nginx's, checked in their own services below.
+ELSEWHERE = {"REDIS_APPENDFSYNC", "REDIS_MAXMEMORY", "REDIS_HZ", "RATE_LIMIT", "RATE_BURST"}
+
+
 def test_every_documented_setting_reaches_its_service(stack):
     stack.env.update(CHANGED)
     stack.make("up", "SCALE=1")
@@ -165,8 +169,8 @@ def test_every_documented_setting_reaches_its_service(stack):
     )
     web = json.loads(stack.compose("exec", "-T", "web", "python", "-c", code).stdout)
     for name, value in CHANGED.items():
-        if name in web:
-            assert str(web[name]) == value, name
+        if name not in ELSEWHERE:  # the web tier's own, each of them: a dropped one fails here
+            assert str(web.get(name)) == value, name
     redis = {
         k: stack.redis_cli("redis", "CONFIG", "GET", k).splitlines()[1]
         for k in ("appendfsync", "maxmemory", "hz")

@@ -125,6 +125,18 @@ def test_env_example_names_every_variable_with_its_real_default():
     assert set(compose_defaults) - SET_BY_SCRIPTS <= set(shown)
 
 
+def test_where_docker_compose_yml_gives_a_web_setting_a_default_it_is_the_web_tier_s():
+    """The web service passes most of its settings empty unless set (empty is settings.py's
+    default); the few with a default of their own in docker-compose.yml (shared with Redis's
+    containers, or with the stop grace period) must not drift from the web tier's."""
+    compose_defaults = re.findall(r"\$\{([A-Z_]+):-([^}]+)\}", (ROOT / "docker-compose.yml").read_text())
+    app_defaults = {name: str(value) for name, value in Settings().as_dict().items()}
+    given = {(name, value) for name, value in compose_defaults if name in app_defaults}
+    assert {name for name, _ in given} >= {"REDIS_ACK_REPLICAS", "REDIS_MODE", "REDIS_TLS", "WEB_STOP_GRACE"}
+    for name, value in given:
+        assert value == app_defaults[name], f"{name}: docker-compose.yml's default {value!r}"
+
+
 @pytest.mark.parametrize(
     "env, message",
     [
