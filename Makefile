@@ -18,7 +18,7 @@ up:
 
 .PHONY: scale  ## change the running stack to SCALE web replicas (required), with no downtime
 scale:
-	@scripts/scale.sh
+	@python3 -m control scale
 
 .PHONY: down  ## stop the stack (and its load generators and monitoring); the count is kept
 down:

@@ -12,6 +12,8 @@ import os
 import re
 from pathlib import Path
 
+from control.errors import Stop
+
 KEY = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$")
 VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\", "$": "$"}
@@ -23,7 +25,7 @@ CHOICES = {"REDIS_MODE": ("single", "sentinel"), "REDIS_TLS": ("on", "off")}
 DEFAULTS = {"REDIS_MODE": "single", "REDIS_TLS": "off"}
 
 
-class SettingError(ValueError):
+class SettingError(Stop, ValueError):
     """A setting whose value cannot be used; its message is one line for the user."""
 
 
@@ -100,3 +102,26 @@ def setting(name, default=None, environ=None, dotenv=Path(".env")):
     if choices and value not in choices:
         raise SettingError(f"{name} must be {' or '.join(choices)}, got '{value}'")
     return value
+
+
+def whole_number(name, value, low, high):
+    """VALUE as a whole number from LOW to HIGH, or a refusal naming NAME."""
+    if not re.fullmatch(r"[0-9]+", value or "") or not low <= int(value) <= high:
+        raise SettingError(f"{name} must be a whole number from {low} to {high}, got '{value}'")
+    return int(value)
+
+
+# web replicas when SCALE is not given, where a default makes sense (make up)
+DEFAULT_SCALE = 3
+
+
+def web_replicas(usage=None, environ=None):
+    """SCALE, the web replicas asked for (1 to MAX_SCALE, 64), checked; without SCALE, the
+    default, or where there is none (`usage` says how to give it) a refusal that asks for it."""
+    environ = os.environ if environ is None else environ
+    most = whole_number("MAX_SCALE", environ.get("MAX_SCALE") or "64", 1, 1000)
+    if "SCALE" not in environ:
+        if usage:
+            raise SettingError(f"say how many web replicas: {usage} SCALE=N (1 to {most})")
+        return DEFAULT_SCALE
+    return whole_number("SCALE", environ["SCALE"], 1, most)

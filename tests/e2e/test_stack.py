@@ -112,9 +112,7 @@ def test_a_scale_that_fails_stops_with_the_reason(stack):
     stack.run("docker", "rmi", "--force", image)  # new replicas now have no image to start from
     done = stack.make("scale", "SCALE=2", check=False)
     assert done.returncode != 0
-    assert (
-        script_lines(done)[-1] == "scale.sh: scaling web to 2 replicas failed (Compose's messages are above)"
-    )
+    assert script_lines(done)[-1] == "scale: scaling web to 2 replicas failed (Compose's messages are above)"
     assert image in done.stdout  # the cause, from Compose, is above it
     assert stack.get("/")[0] == 200  # the running replica went on serving
 

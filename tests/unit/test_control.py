@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from control import sentinels, settings
+from control import explain, sentinels, settings
 from helpers.support import ROOT
 
 
@@ -118,3 +118,57 @@ def test_the_command_line_gives_a_setting_and_the_primary_and_refuses_in_one_lin
 def test_the_package_runs_on_python_3_9():
     for path in (ROOT / "control").glob("*.py"):
         ast.parse(path.read_text(), str(path), feature_version=(3, 9))
+
+
+@pytest.mark.parametrize(
+    "environ, replicas",
+    [
+        ({}, 3),
+        ({"SCALE": "5"}, 5),
+        ({"SCALE": "70", "MAX_SCALE": "80"}, 70),
+        ({"SCALE": "1", "MAX_SCALE": ""}, 1),
+    ],
+)
+def test_web_replicas_is_scale_within_max_scale_or_the_default(environ, replicas):
+    assert settings.web_replicas(environ=environ) == replicas
+
+
+@pytest.mark.parametrize(
+    "environ, refusal",
+    [
+        ({}, "say how many web replicas: make scale SCALE=N (1 to 64)"),
+        ({"SCALE": "65"}, "SCALE must be a whole number from 1 to 64, got '65'"),
+        ({"SCALE": ""}, "SCALE must be a whole number from 1 to 64, got ''"),
+        ({"SCALE": "2", "MAX_SCALE": "0"}, "MAX_SCALE must be a whole number from 1 to 1000, got '0'"),
+    ],
+)
+def test_web_replicas_refuses_in_one_line(environ, refusal):
+    with pytest.raises(settings.SettingError) as refused:
+        settings.web_replicas("make scale", environ=environ)
+    assert str(refused.value) == refusal
+
+
+def test_a_failed_build_names_its_service_and_its_error_s_first_lines():
+    buildkit = [
+        "#8 [web 3/5] RUN pip install nothing-such",
+        "------",
+        " > [web 3/5] RUN pip install nothing-such:",
+        "1.234 ERROR: Could not find a version that satisfies the requirement nothing-such",
+        "1.240 ERROR: No matching distribution found for nothing-such",
+        "------",
+        "failed to solve: process did not complete successfully: exit code: 1",
+    ]
+    assert explain.failed_build(buildkit) == (
+        "web",
+        "ERROR: Could not find a version that satisfies the requirement nothing-such; "
+        "ERROR: No matching distribution found for nothing-such",
+    )
+    classic = [
+        " Service redis  Building",
+        "Step 3/7 : RUN apk add nothing-such",
+        "\x1b[91mERROR: unable to select packages:\x1b[0m",
+        "\x1b[91m\x1b[0m",
+        "The command '/bin/sh -c apk add nothing-such' returned a non-zero code: 1",
+    ]
+    assert explain.failed_build(classic) == ("redis", "ERROR: unable to select packages:")
+    assert explain.failed_build(["Error response from daemon: port is already allocated"]) == (None, None)

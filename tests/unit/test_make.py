@@ -31,7 +31,7 @@ def test_help_is_the_default_and_lists_every_target_once():
 
 @pytest.mark.parametrize(
     "target, script",
-    [("up", "up.sh"), ("scale", "scale.sh"), ("deploy", "swarm.sh"), ("deploy-scale", "swarm.sh")],
+    [("up", "up.sh"), ("scale", "scale"), ("deploy", "swarm.sh"), ("deploy-scale", "swarm.sh")],
 )
 @pytest.mark.parametrize("scale", ["0", "abc", "-1", "65", "3.5", ""])
 def test_bad_scale_is_refused_before_anything_starts(target, script, scale):
@@ -63,7 +63,7 @@ def refusal(*args):
 
 def test_scale_without_scale_asks_for_it_instead_of_picking_a_number():
     assert "SCALE" not in os.environ
-    assert refusal("scale") == "scale.sh: say how many web replicas: make scale SCALE=N (1 to 64)"
+    assert refusal("scale") == "scale: say how many web replicas: make scale SCALE=N (1 to 64)"
 
 
 def test_bench_refuses_a_replica_list_without_one():

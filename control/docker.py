@@ -1,0 +1,57 @@
+"""Docker and Compose through their command lines, read as JSON where they print something to
+read: the only place the package starts them."""
+
+import json
+import os
+import shutil
+import subprocess
+
+from control.errors import Stop
+
+
+def run(*args, check=True, env=None):
+    """`args` run quietly: its CompletedProcess (text); with `check`, a Stop if it fails, with
+    its last line of errors."""
+    done = subprocess.run(args, capture_output=True, text=True, env=env)
+    if check and done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise Stop(f"{' '.join(args[:3])} failed: {last}")
+    return done
+
+
+def shown(*args, env=None):
+    """`args` run with their output shown as it comes (on standard output, both streams) and
+    kept: (exit code, the lines)."""
+    process = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1
+    )
+    lines = []
+    for line in process.stdout:
+        print(line, end="", flush=True)
+        lines.append(line.rstrip("\n"))
+    return process.wait(), lines
+
+
+def json_lines(text):
+    """Objects printed as a JSON array, or one JSON object a line (Compose's `ps --format json`
+    has printed both)."""
+    text = text.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        return json.loads(text)
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def require_docker():
+    """Docker installed, its engine answering, and Compose v2: or the one that is missing."""
+    if shutil.which("docker") is None:
+        raise Stop("Docker is not installed: see README.md, Prerequisites")
+    if run("docker", "info", check=False).returncode != 0:
+        raise Stop("the Docker engine does not answer: start it (dockerd or Docker Desktop)")
+    if run("docker", "compose", "version", check=False).returncode != 0:
+        raise Stop("Compose v2 is missing: 'docker compose' does not work (install the compose plugin)")
+
+
+def environment(**extra):
+    return {**os.environ, **extra}
