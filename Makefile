@@ -12,7 +12,7 @@ help:
 	  | sed -E 's/^\.PHONY: ([a-z-]+) +## (.*)/\1\t\2/' \
 	  | awk -F'\t' '{ printf "  make %-15s %s\n", $$1, $$2 }'
 
-.PHONY: up  ## build and start the stack with SCALE web replicas (default 3), REDIS_MODE=single|sentinel
+.PHONY: up  ## build and start the stack with SCALE web replicas (default 3), REDIS_MODE=single|sentinel; PLAN=1 says what it would change
 up:
 	@scripts/up.sh
 
@@ -64,7 +64,7 @@ monitor:
 bench:
 	@scripts/bench.sh
 
-.PHONY: deploy  ## deploy to the Docker Swarm the CLI points at, as STACK (counter); SCALE, REGISTRY=host:port
+.PHONY: deploy  ## deploy to the Docker Swarm the CLI points at, as STACK (counter); SCALE, REGISTRY=host:port; PLAN=1 says what it would change
 deploy:
 	@deploy/swarm.sh deploy
 

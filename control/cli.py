@@ -11,6 +11,10 @@ Facts, for the scripts that are still bash:
   primary SENTINELS        the instance that a strict majority of the SENTINELS (how many there
                            are) name, from each answer on a line of standard input; nothing where
                            no majority names one (sentinels.py)
+  steps REPLICAS           what `make up` does to the running stack, in order (plan.py): a line a
+                           step, its action, its service and the line that says it, tab-separated
+  swarm-steps STACK        what `make deploy` does to the deployed STACK (plan.py), from the stack
+                           file on standard input; lines as `steps` prints them
   stale ARGS               which running services differ from what is declared, and why (stale.py)
   stackfile ARGS           the stack file Swarm gets, from `docker compose config --format json`
                            on standard input (stackfile.py)
@@ -18,10 +22,12 @@ Facts, for the scripts that are still bash:
 An operation that cannot go on says why in one line on standard error, after its name, and exits
 1 (a fact, without the name: its caller says whose it is); a command line that is wrong exits 2."""
 
+import json
 import os
 import sys
 
-from control import scale, sentinels, settings, stackfile, stale, topology
+from control import plan, running, scale, sentinels, settings, stackfile, stale, topology
+from control.compose import Compose
 from control.errors import Stop
 
 OPERATIONS = {"scale": scale.main}
@@ -53,6 +59,21 @@ def fact(command, args):
     elif command == "primary" and len(args) == 1 and args[0].isdigit():
         named = [line.strip() for line in sys.stdin]
         print(sentinels.primary(named, int(args[0])) or "")
+    elif command == "steps" and len(args) == 1 and args[0].isdigit():
+        compose = Compose(os.environ)
+        declared = compose.declared()
+        steps = plan.plan(
+            declared,
+            compose.mode,
+            compose.environ["REDIS_TLS"],
+            int(args[0]),
+            running.read(compose, declared),
+        )
+        for step in steps:
+            print(f"{step.action}\t{step.service}\t{step.reason}")
+    elif command == "swarm-steps" and len(args) == 1:
+        for step in swarm_steps(args[0], json.load(sys.stdin)):
+            print(f"{step.action}\t{step.service}\t{step.reason}")
     elif command == "stale" and args:
         return stale.main(args)
     elif command == "stackfile":
@@ -61,3 +82,16 @@ def fact(command, args):
         print(__doc__, file=sys.stderr)
         return 2
     return 0
+
+
+def swarm_steps(stack, stack_file):
+    """plan.swarm_plan for the deployed STACK and its new stack file."""
+    compose = Compose(os.environ, redis_tls="on")
+    declared = compose.declared()
+    services = stack_file["services"]
+    want = {
+        name: plan.Service(s["deploy"]["labels"]["counter.spec"], s["image"]) for name, s in services.items()
+    }
+    names = [declared.single, *[name for name in services if name != declared.single]]
+    have, tls = running.deployed(stack, names)
+    return plan.swarm_plan(declared, compose.mode, compose.environ["REDIS_TLS"], want, have, tls)

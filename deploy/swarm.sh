@@ -159,6 +159,7 @@ labelled() {
 deploy() {
   local scale registry=${REGISTRY:-} service resolve=never nodes address
   web_replicas "$DEFAULT_SCALE"
+  check_plan
   [ -z "$registry" ] || check_pattern REGISTRY "$registry" '^[A-Za-z0-9.-]+:[0-9]+$' "a registry's host:port, such as 127.0.0.1:5000"
   require_swarm
   require_python3 "make deploy (it makes the stack file)"
@@ -191,7 +192,7 @@ deploy() {
     images+=(--image "$service=${tags[$service]}")
   done
 
-  place
+  [ "${PLAN:-}" = 1 ] || place   # labels the nodes for the Redis group: a change
   work=$(mktemp -d)
   trap leave EXIT
   compose config --format json >"$work/compose.json"
@@ -236,47 +237,36 @@ write_stack_file() {
 # The services of the stack file last deployed.
 deployed_services() { python3 -c 'import json, sys; print("\n".join(json.load(sys.stdin)["services"]))' <"$work/stack.json"; }
 
-# What this deploy replaces, and why, in the order it does it: every service whose definition
-# (stackfile.py's counter.spec label) differs from the running one's. The Redis group's changed
-# members go into `omitted`, to be rolled one at a time after the rest.
+# What this deploy replaces, and why (control/plan.py's swarm_plan): every service whose
+# definition (stackfile.py's counter.spec label) differs from the running one's. The Redis group's
+# changed members go into `omitted`, to be rolled one at a time after the rest. PLAN=1 stops here.
 plan() {
-  local service want have image old reason changed=() tls switching=""
+  local output steps=() step changed=() roll=() service
   write_stack_file
-  # Members over TLS and in clear cannot talk to each other: a switch of REDIS_TLS updates the
-  # group at once.
-  if tls=$(docker service inspect "${stack}_$SINGLE" --format '{{range .Spec.TaskTemplate.ContainerSpec.Env}}{{println .}}{{end}}' 2>/dev/null); then
-    tls=$(sed -n 's/^REDIS_TLS=//p' <<<"$tls")
-    [ "${tls:-off}" = "$REDIS_TLS" ] || switching=yes
-  fi
-  while read -r service want image; do
-    docker service inspect "${stack}_$service" >/dev/null 2>&1 || continue   # new: nothing to replace
-    read -r have old < <(docker service inspect "${stack}_$service" --format \
-      '{{index .Spec.Labels "counter.spec"}} {{.Spec.TaskTemplate.ContainerSpec.Image}}')
-    [ "$have" != "$want" ] || continue
-    reason="its settings changed"
-    [ "${old%@*}" = "$image" ] || reason="its image changed (${old%@*} -> $image)"
-    if among "$service" "${INSTANCES[@]}" "${SENTINELS[@]}" && [ -n "$switching" ]; then
-      changed+=("$service: REDIS_TLS switched to $REDIS_TLS; updated with the rest of the group at once, a few seconds without counting (503s with Retry-After)")
-    elif among "$service" "${INSTANCES[@]}" "${SENTINELS[@]}" && [ "$REDIS_MODE" = sentinel ]; then
-      omitted+=("$service")
-      changed+=("$service: $reason; replaced one at a time (sentinels, replicas, a planned switch, the old primary)")
-    elif [ "$service" = web ]; then
-      changed+=("web: $reason; replaced one task at a time, new first")
-    else
-      changed+=("$service: $reason; replaced (stop first)")
+  output=$(python3 -m control swarm-steps "$stack" <"$work/stack.json" 2>&1) || die "$output"
+  mapfile -t steps < <(printf '%s' "$output")
+  for step in "${steps[@]}"; do
+    changed+=("${step##*$'\t'}")
+    [[ $step != roll$'\t'* ]] || { step=${step#roll$'\t'}; roll+=("${step%%$'\t'*}"); }
+  done
+  if [ "${PLAN:-}" = 1 ]; then
+    say "the plan for stack $stack, $scale web replicas (PLAN=1: nothing is changed):"
+    if ! docker service inspect "${stack}_web" >/dev/null 2>&1; then
+      say "  deploying the stack anew"
+    elif [ ${#changed[@]} -eq 0 ]; then
+      say "  nothing changed: no service is replaced"
     fi
-  done < <(python3 -c 'import json, sys
-for name, spec in json.load(sys.stdin)["services"].items():
-    print(name, spec["deploy"]["labels"]["counter.spec"], spec["image"])' <"$work/stack.json")
+    for step in "${changed[@]}"; do say "  $step"; done
+    exit 0
+  fi
   if [ ${#changed[@]} -eq 0 ]; then
     docker service inspect "${stack}_web" >/dev/null 2>&1 && say "nothing changed: no service is replaced"
     return 0
   fi
   say "shipping ${#changed[@]} changes:"
-  local line
-  for line in "${changed[@]}"; do say "  $line"; done
+  for step in "${changed[@]}"; do say "  $step"; done
   # The group's members in the order roll_redis_group replaces them.
-  mapfile -t omitted < <(for service in "${SENTINELS[@]}" "${INSTANCES[@]}"; do among "$service" "${omitted[@]}" && echo "$service"; done)
+  mapfile -t omitted < <(for service in "${SENTINELS[@]}" "${INSTANCES[@]}"; do among "$service" "${roll[@]}" && echo "$service"; done)
 }
 
 # A member of the Redis group replaced on Swarm: deployed with its new definition (the others

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and starts the stack with SCALE web replicas, waits until it answers, prints the URL.
-# On a running stack it ships what changed, serving throughout (scripts/lib/rollout.sh): an
-# unchanged stack is left as it is.
+# On a running stack it ships what changed, serving throughout (scripts/lib/rollout.sh, in the
+# steps control/plan.py plans): an unchanged stack is left as it is. PLAN=1 builds the images
+# (which changes nothing that runs), says the steps, and stops there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/checks.sh
@@ -12,19 +13,16 @@ source scripts/lib/redis.sh
 source scripts/lib/rollout.sh
 
 web_replicas "$DEFAULT_SCALE"
+check_plan
 require_docker
 require_python3 "make up (it reads the Redis topology from docker-compose.yml)"
 scripts/secrets.sh
-scripts/redis-mode.sh
+[ "${PLAN:-}" = 1 ] || scripts/redis-mode.sh
 load_topology
 say "building the images"
 timed "images built" build_or_explain "building the images" build
-if [ -z "$(compose ps --quiet --status running)" ]; then
-  say "starting $scale web replicas (Redis: $REDIS_MODE)"
-  compose_or_explain "starting the stack" up --detach --no-build --remove-orphans --scale "web=$scale" --wait
-else
-  ship "$scale"
-fi
+ship "$scale"
+[ "${PLAN:-}" != 1 ] || exit 0
 wait_redis_group compose_reach 60
 address=$(lb_address)
 wait_ready "$address" 60

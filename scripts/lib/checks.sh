@@ -35,6 +35,14 @@ web_replicas() {
   scale=$SCALE
 }
 
+# PLAN=1: say what the change would do, and change nothing (make up, make deploy); else empty or 0.
+check_plan() {
+  case "${PLAN:-}" in
+    "" | 0 | 1) ;;
+    *) die "PLAN must be 1 (say what would change, and change nothing) or empty, got '$PLAN'" ;;
+  esac
+}
+
 require_docker() {
   command -v docker >/dev/null 2>&1 || die "Docker is not installed: see README.md, Prerequisites"
   docker info >/dev/null 2>&1 || die "the Docker engine does not answer: start it (dockerd or Docker Desktop)"

@@ -14,101 +14,68 @@
 # How long a new web replica may take to become healthy, then ready (/readyz: Redis answers it).
 WEB_HEALTHY_WAIT=90 WEB_READY_WAIT=30
 
-# SERVICE<tab>REASON for each service whose containers differ from what docker-compose.yml
-# and the images just built say (control/stale.py decides, as Compose would).
-stale_services() {
-  local work service ids=()
-  work=$(mktemp -d)
-  compose config --format json >"$work/config.json"
-  compose config --hash '*' >"$work/hashes"
-  load_topology
-  for service in $(compose config --services); do
-    docker image inspect --format "$service {{.Id}}" "$PROJECT-$service" 2>/dev/null || true
-  done >"$work/images"
-  mapfile -t ids < <(compose ps --quiet --all)
-  if [ ${#ids[@]} -gt 0 ]; then docker inspect "${ids[@]}" >"$work/containers.json"; else echo '[]' >"$work/containers.json"; fi
-  python3 -m control stale "$work/config.json" "$work/hashes" "$work/images" "$work/containers.json"
-  rm -rf "$work"
-}
-
-# Whether nginx runs another nginx.conf than lb/site/ holds now (the entrypoint notes what it loaded).
-lb_config_edited() {
-  [ -n "$(running lb)" ] || return 1
-  ! compose exec -T lb sh -c 'sha256sum /etc/counter-lb/nginx.conf | cmp -s - /tmp/nginx.conf.sha256'
-}
-
-# Ship what changed, then make sure every service runs with SCALE web replicas: ship SCALE
+# Ship what changed, then make sure every service runs with SCALE web replicas, in the steps
+# control/plan.py plans, each with the line that says it; with PLAN=1, only say them: ship SCALE
 ship() {
-  local target=$1 service reason line anew="" changed=() group=() single_change=""
-  local -A why=()
-  load_topology
-  # With no web replica running (a switch of REDIS_MODE stopped web, or a broken release keeps
-  # failing), or no sentinel yet in Sentinel mode, the stack starts anew: nothing serves to keep.
-  if [ "$REDIS_MODE" = sentinel ] && [ -z "$(running "${SENTINELS[0]}")" ]; then
-    anew="switching to REDIS_MODE=sentinel: the stack starts anew in that mode (Redis restarts once)"
-  elif [ -z "$(running web)" ]; then
-    anew="no web replica is running: the stack starts anew"
-  elif [ "$(running_tls)" != "$REDIS_TLS" ]; then
-    anew="switching REDIS_TLS to $REDIS_TLS: Redis, the sentinels and web restart together (members over TLS and in clear cannot talk to each other), a few seconds without counting (503s with Retry-After)"
+  local target=$1 output steps=() step action service reason changes=() group=()
+  output=$(python3 -m control steps "$target" 2>&1) || die "$output"
+  mapfile -t steps <<<"$output"
+  if [ "${PLAN:-}" = 1 ]; then
+    say "the plan for SCALE=$target (PLAN=1: nothing is changed):"
+    for step in "${steps[@]}"; do say "  ${step##*$'\t'}"; done
+    return
   fi
-  if [ -n "$anew" ]; then
-    say "$anew"
+  if [[ ${steps[0]} == start$'\t'* ]]; then
+    say "${steps[0]##*$'\t'}"
     compose_or_explain "starting the stack" up --detach --no-build --remove-orphans --scale "web=$target" --wait
     return
   fi
-  while IFS=$'\t' read -r service reason; do
-    [ -n "$service" ] || continue
-    why[$service]=$reason
-  done < <(stale_services)
-  load_topology
-  for service in "${SENTINELS[@]}" "${INSTANCES[@]}"; do
-    [ -n "${why[$service]:-}" ] || continue
-    group+=("$service")
-    changed+=("$service: ${why[$service]}")
+  for step in "${steps[@]}"; do
+    [ -z "$step" ] || [[ $step == scale$'\t'* ]] || changes+=("${step##*$'\t'}")
   done
-  [ -z "${why[web]:-}" ] || changed+=("web: ${why[web]}; replaced new replicas first, $(surge_of "$target") at a time")
-  if [ -n "${why[lb]:-}" ]; then
-    changed+=("lb: ${why[lb]}; its container replaced (connections refused or cut for a moment)")
-  elif lb_config_edited; then
-    changed+=("lb: lb/site/nginx.conf changed; nginx reloads it gracefully")
-  fi
-  for service in "${!why[@]}"; do
-    among "$service" web lb "${SENTINELS[@]}" "${INSTANCES[@]}" || changed+=("$service: ${why[$service]}")
-  done
-  if [ ${#changed[@]} -eq 0 ]; then
+  if [ ${#changes[@]} -eq 0 ]; then
     say "nothing changed: no container is replaced"
   else
-    say "shipping ${#changed[@]} changes, in this order:"
-    for line in "${changed[@]}"; do say "  $line"; done
+    say "shipping ${#changes[@]} changes, in this order:"
+    for reason in "${changes[@]}"; do say "  $reason"; done
   fi
-
-  if [ ${#group[@]} -gt 0 ]; then
-    if [ "$REDIS_MODE" = single ]; then
-      single_change=$SINGLE
-      say "$SINGLE is the one Redis: replacing it is an outage of a second or a few, more with more data to load (503s with Retry-After); REDIS_MODE=sentinel avoids it"
-      timed "$SINGLE replaced" compose_or_explain "replacing $SINGLE" up --detach --no-build --no-deps --wait "$SINGLE"
-    else
-      roll_redis_group compose_reach compose_replace "${group[@]}"
-    fi
-  fi
-  if [ -n "${why[web]:-}" ]; then
-    remove_failing_web
-    timed "web replaced" roll_web "$target"
-  elif [ "$(running web | wc -l)" != "$target" ]; then
-    timed "web scaled to $target replicas" scale_web "$target" "$(lb_address)"
-  fi
-  if [ -n "${why[lb]:-}" ]; then
-    timed "lb replaced" compose_or_explain "replacing lb" up --detach --no-build --no-deps --wait lb
-  elif lb_config_edited; then
-    timed "lb reloaded" reload_lb
-  fi
-  for service in "${!why[@]}"; do
-    among "$service" web lb "$single_change" "${group[@]}" && continue
-    timed "$service replaced" compose_or_explain "replacing $service" up --detach --no-build --no-deps --wait "$service"
+  load_topology
+  for step in "${steps[@]}"; do
+    [ -n "$step" ] || continue
+    IFS=$'\t' read -r action service reason <<<"$step"
+    if [ "$action" = redis ]; then group+=("$service"); continue; fi
+    ship_group "${group[@]}"
+    group=()
+    ship_step "$action" "$service" "$target"
   done
+  ship_group "${group[@]}"
   # Whatever is not running starts; nothing running is recreated.
   compose_or_explain "starting the stack" up --detach --no-build --no-recreate --remove-orphans \
     --scale "web=$target" --wait
+}
+
+# The Redis group's changed members: the one Redis replaced (an outage, said first), or under
+# Sentinel the group rolled one member at a time: ship_group NAME...
+ship_group() {
+  [ $# -gt 0 ] || return 0
+  if [ "$REDIS_MODE" = single ]; then
+    say "$1 is the one Redis: replacing it is an outage of a second or a few, more with more data to load (503s with Retry-After); REDIS_MODE=sentinel avoids it"
+    timed "$1 replaced" compose_or_explain "replacing $1" up --detach --no-build --no-deps --wait "$1"
+  else
+    roll_redis_group compose_reach compose_replace "$@"
+  fi
+}
+
+# One step of the plan: ship_step ACTION SERVICE SCALE
+ship_step() {
+  case "$1" in
+    web) remove_failing_web; timed "web replaced" roll_web "$3" ;;
+    scale) timed "web scaled to $3 replicas" scale_web "$3" "$(lb_address)" ;;
+    lb) timed "lb replaced" compose_or_explain "replacing lb" up --detach --no-build --no-deps --wait lb ;;
+    reload) timed "lb reloaded" reload_lb ;;
+    replace) timed "$2 replaced" compose_or_explain "replacing $2" up --detach --no-build --no-deps --wait "$2" ;;
+    *) die "no such step in the plan: $1" ;;
+  esac
 }
 
 # A Redis group member replaced under Compose (its new container started): compose_replace NAME
@@ -133,9 +100,9 @@ reload_lb() {
     || die "nginx refused lb/site/nginx.conf (the reason is above): the running configuration serves on"
 }
 
-# New web replicas a round: a quarter of the replicas, rounded up (Kubernetes' default surge):
-# the host holds at most that many more replicas at once, and any number of them is replaced in
-# at most four rounds, each about one health-check interval long.
+# New web replicas a round: a quarter of the replicas, rounded up (Kubernetes' default surge,
+# control/plan.py's surge_of): the host holds at most that many more replicas at once, and any
+# number of them is replaced in at most four rounds, each about one health-check interval long.
 surge_of() { echo $((($1 + 3) / 4)); }
 
 # Replace every web replica with one of the new image and settings, new ones first: roll_web SCALE
