@@ -38,7 +38,7 @@ logs:
 
 .PHONY: reset  ## set the counter back to zero (operator credentials)
 reset:
-	@scripts/reset.sh
+	@python3 -m control reset
 
 .PHONY: stats  ## show the count and each replica's share (run in a replica, outside its metrics)
 stats:

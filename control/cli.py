@@ -2,6 +2,7 @@
 
 Operations, each a make target of the same name, with its settings from the environment:
   scale                    the running stack's web tier to SCALE replicas (scale.py)
+  reset                    the counter back to zero (reset.py)
 
 Facts, for the scripts that are still bash:
   setting NAME [DEFAULT]   NAME's value: the environment, then .env, then DEFAULT (or its own),
@@ -26,11 +27,11 @@ import json
 import os
 import sys
 
-from control import plan, running, scale, sentinels, settings, stackfile, stale, topology
+from control import plan, reset, running, scale, sentinels, settings, stackfile, stale, topology
 from control.compose import Compose
 from control.errors import Stop
 
-OPERATIONS = {"scale": scale.main}
+OPERATIONS = {"scale": scale.main, "reset": reset.main}
 
 
 def main(argv):
