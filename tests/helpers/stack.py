@@ -179,6 +179,16 @@ def assert_within_bounds(stack, result, before):
     assert result.successes <= moved <= result.successes + result.failed_attempts, (moved, result.attempts)
 
 
+def assert_kept(stack, result, before):
+    """The promise for plain clients whose failures a stall of the host explains (the test has
+    asserted result.failed_by_the_stack() == []): EXACT where no attempt failed; where one did, a
+    503 may have come after its step ran, which that client cannot know, so within the bounds."""
+    if result.failed_attempts == 0:
+        assert_exact(stack, result, before)
+    else:
+        assert_within_bounds(stack, result, before)
+
+
 def ship_under_load(stack, command, retry=False):
     """Run `command` (a way to ship a change) under 16 clients with a 5 s timeout, keyed and
     retried when `retry`, plain otherwise; returns (load result, the command's output).
@@ -192,8 +202,8 @@ def ship_under_load(stack, command, retry=False):
         clients=16, timeout=5, retry=retry, after=2, during=lambda: done.update(out=stack.run(*command))
     )
     print(f"\n{' '.join(command)}: {result.attempts}; slowest {result.slowest:.2f} s")
-    if retry or result.failed_attempts == 0:
+    if retry:
         assert_exact(stack, result, before)
     else:
-        assert_within_bounds(stack, result, before)
+        assert_kept(stack, result, before)
     return result, done["out"].stdout
