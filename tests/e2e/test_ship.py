@@ -74,6 +74,24 @@ def test_a_web_change_is_shipped_new_first_with_no_failed_request(stack, start, 
     assert release_served(stack) == {release}
 
 
+def test_plan_says_what_up_would_change_in_order_and_changes_nothing(stack):
+    stack.make("scale", "SCALE=2")
+    running = set(stack.compose("ps", "--quiet").stdout.split())
+    served = release_served(stack)
+    next_release(stack)
+    edit(stack.tree / "lb/site/nginx.conf", "events {", "# planned\nevents {")
+    output = stack.make("up", "SCALE=3", "PLAN=1").stdout
+    plan = output[output.index("the plan for SCALE=3 (PLAN=1: nothing is changed):") :].splitlines()[1:]
+    assert [line.split(":")[0] for line in plan] == ["==>   web", "==>   lb"], output
+    assert re.fullmatch(
+        r"==>   web: its image changed \(\w+ -> \w+\); replaced new replicas first, 1 at a time", plan[0]
+    )
+    assert plan[1] == "==>   lb: lb/site/nginx.conf changed; nginx reloads it gracefully"
+    assert set(stack.compose("ps", "--quiet").stdout.split()) == running
+    assert release_served(stack) == served
+    stack.make("up", "SCALE=2")  # shipped, for the tests after this one
+
+
 def test_an_unchanged_stack_is_left_alone(stack):
     running = set(stack.compose("ps", "--quiet").stdout.split())
     output = stack.make("up", f"SCALE={len(stack.containers('web'))}").stdout
