@@ -7,6 +7,7 @@ twice, and the counter moved by exactly the number of successful requests.
 import copy
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -224,6 +225,24 @@ def watch_healthy_web(stack, stop, seen):
     while not stop.is_set():
         seen.append(stack.healthy("web"))
         time.sleep(0.3)
+
+
+def test_deploy_plan_says_what_would_change_and_changes_nothing(deployed, changed_tree):
+    views = changed_tree / "web/counter/views.py"
+    original = views.read_text()
+    edit(views, '"Cache-Control": "no-store"}', '"Cache-Control": "no-store", "X-Release": "planned"}')
+    old_image = deployed.image("web")
+    try:
+        output = deployed.from_tree(changed_tree).make("deploy", "PLAN=1", timeout=600).stdout
+    finally:
+        views.write_text(original)
+    plan = output[output.index("(PLAN=1: nothing is changed):") :].splitlines()[1:]
+    assert len(plan) == 1, output
+    assert re.fullmatch(
+        r"==>   web: its image changed \(\S+ -> \S+\); replaced one task at a time, new first", plan[0]
+    )
+    assert deployed.image("web") == old_image
+    assert "X-Release" not in dict(deployed.get("/")[1].getheaders())
 
 
 def test_rolling_update_under_load_replaces_replicas_new_first_and_counts_exactly(deployed, changed_tree):
