@@ -85,7 +85,7 @@ def test_the_swarm_stack_places_every_instance_and_sentinel_on_its_labelled_node
     ).stdout  # fmt: skip
     images = [f"--image={name}=reg/c-{name}:1" for name in ("redis", "web", "lb")]
     done = subprocess.run(
-        ["python3", "control/stackfile.py", "--stack", "c", "--replicas", "2", *images],
+        ["python3", "-m", "control", "stackfile", "--stack", "c", "--replicas", "2", *images],
         input=config, cwd=tree, capture_output=True, text=True, check=True,
     )  # fmt: skip
     services = json.loads(done.stdout)["services"]
