@@ -16,7 +16,8 @@ Facts, for the scripts that are still bash:
                            step, its action, its service and the line that says it, tab-separated
   swarm-steps STACK        what `make deploy` does to the deployed STACK (plan.py), from the stack
                            file on standard input; lines as `steps` prints them
-  stale ARGS               which running services differ from what is declared, and why (stale.py)
+  stale --failing FILE     the ids of the containers in FILE (`docker inspect`) that keep failing
+                           (stale.py)
   stackfile ARGS           the stack file Swarm gets, from `docker compose config --format json`
                            on standard input (stackfile.py)
 

@@ -1,19 +1,18 @@
 """Which services differ from what docker-compose.yml and the images just built say, and why.
 
 Compose recreates a container when its configuration's hash or its image changed; `make up`
-replaces them itself (scripts/lib/rollout.sh), so it asks here first, as Compose would decide:
+replaces them itself (scripts/lib/rollout.sh, in the steps control/plan.py plans), so it asks
+here first, as Compose would decide (control/running.py gathers what runs). A container that
+keeps failing (restarting, or exited with an error: a broken release shipped by hand, say) is
+stale too, whatever it runs:
 
-    python3 -m control stale CONFIG HASHES IMAGES CONTAINERS
-    python3 -m control stale --failing CONTAINERS    (the ids of those that keep failing)
-
-CONFIG: `docker compose config --format json`; HASHES: `docker compose config --hash '*'`
-(SERVICE HASH lines); IMAGES: SERVICE IMAGE-ID lines, the images the services run now;
-CONTAINERS: `docker inspect` of the project's containers, running or not. Prints one line per
-stale service, SERVICE, a tab, and the reason. A container that keeps failing (restarting, or
-exited with an error: a broken release shipped by hand, say) is stale too, whatever it runs.
+    python3 -m control stale --failing CONTAINERS    (the ids of those that keep failing, from
+                                                      `docker inspect` in the file CONTAINERS)
 """
 
 import json
+
+from control.errors import Stop
 
 
 def env_of(container):
@@ -60,25 +59,10 @@ def short(image_id):
     return image_id.removeprefix("sha256:")[:12]
 
 
-def pairs(path):
-    with open(path) as lines:
-        return dict(line.split(None, 1) for line in lines.read().split("\n") if line.strip())
-
-
 def main(argv):
-    if argv[0] == "--failing":
-        with open(argv[1]) as f:
-            print("\n".join(c["Id"] for c in json.load(f) if keeps_failing(c)))
-        return 0
-    config_file, hashes_file, images_file, containers_file = argv[:4]
-    with open(config_file) as f:
-        config = json.load(f)
-    with open(containers_file) as f:
-        containers = json.load(f)
-    hashes = {k: v.strip() for k, v in pairs(hashes_file).items()}
-    images = {k: v.strip() for k, v in pairs(images_file).items()}
-    for service, spec in config["services"].items():
-        why = reasons(service, spec, hashes.get(service), images.get(service), containers)
-        if why:
-            print(f"{service}\t{why}")
+    """`stale --failing CONTAINERS`: the ids of the containers that keep failing, from `docker inspect`."""
+    if argv[:1] != ["--failing"] or len(argv) != 2:
+        raise Stop("usage: python3 -m control stale --failing CONTAINERS")
+    with open(argv[1]) as f:
+        print("\n".join(c["Id"] for c in json.load(f) if keeps_failing(c)))
     return 0
