@@ -128,11 +128,13 @@ class SentinelServer(RedisServer):
     SECRETS = {
         "redis_sentinel_acl": "redis_sentinel.acl",
         "redis_sentinel_password": "redis_sentinel_password",
+        "redis_admin_password": "redis_admin_password",
     }
 
-    def __init__(self, directory, primary_port, secrets_dir):
+    def __init__(self, directory, primary_port, secrets_dir, grace=60):
         super().__init__(directory)
         self.primary_port = primary_port
+        self.grace = grace
         self.secrets = directory / "secrets"  # named as Compose names them in a container
         self.secrets.mkdir(exist_ok=True)
         for name, made in self.SECRETS.items():
@@ -150,6 +152,7 @@ class SentinelServer(RedisServer):
             "REDIS_SENTINEL_QUORUM": 2,
             "REDIS_DOWN_AFTER_MS": 1000,
             "REDIS_FAILOVER_TIMEOUT_MS": 5000,
+            "SENTINEL_START_GRACE": self.grace,
         }
         env = {**os.environ, **{key: str(value) for key, value in settings.items()}}
         script = ROOT / "redis/start-sentinel.sh"
