@@ -2,16 +2,16 @@
 an fsync. Every Redis write of the stack waits for an fsync (`appendfsync always`), so a disk that
 stalls stalls the store, and its requests fail whatever the stack does; a load run records these
 moments so that a test can tell the stack's failures from the host's. A stall explains a failure
-only if it lasted at least the wait whose overrun fails a request: a Redis try's wait for its reply
-(REDIS_TIMEOUT, 0.2 s). A reply that late leaves no room in a call's budget (REDIS_BUDGET, 0.75 s)
-for another try of a lookup, a connect and a reply (web/counter/store.py), so the request gets a
-503 and its replica answers 503 at once for a moment after (HOLD_OFF), and so do the others that
-waited on the same stall: nginx's passes over them end at once too. Shorter stalls are the stack's
-to absorb.
+only if it lasted at least the shortest wait whose overrun fails a request: one step of a Redis
+try, its name lookup or its connect (REDIS_TIMEOUT, 0.2 s; a reply is awaited for the rest of the
+call's budget). A try that late leaves no room in the call's budget (REDIS_BUDGET, 0.75 s) for
+another (web/counter/store.py), so the request gets a 503 and its replica answers 503 at once for
+a moment after (HOLD_OFF), and so do the others that waited on the same stall: nginx's passes
+over them end at once too. Shorter stalls are the stack's to absorb.
 
 A thread writes and fsyncs a small file every 50 ms, on the disk of the project's folder (the
 containers' volumes are on the same disk here and in CI), and records each round that took longer
-than REDIS_TRY (a Redis try's budget, REDIS_TIMEOUT) beyond its sleep."""
+than REDIS_TRY (one step of a Redis try, REDIS_TIMEOUT) beyond its sleep."""
 
 import os
 import tempfile
@@ -22,7 +22,7 @@ import warnings
 from counter.settings import Settings
 from helpers.support import ROOT
 
-# The web tier's default wait for a Redis try's reply (web/counter/settings.py), in seconds.
+# The web tier's default wait for one step of a Redis try (web/counter/settings.py), in seconds.
 REDIS_TRY = Settings().REDIS_TIMEOUT
 # s: how long after a stall its effects can still show: nginx answers within 4.5 s whatever fails
 AFTERMATH = 5.0

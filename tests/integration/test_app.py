@@ -146,9 +146,9 @@ def test_a_frozen_redis_gets_a_503_within_the_budget_then_serving_resumes(own_re
     finally:
         own_redis.process.send_signal(signal.SIGCONT)
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"
-    # Two tries (a reply awaited 0.2 s each) fit in the budget; a third, which might need a
-    # lookup, a connect and a reply of 0.2 s each, would not. Nothing waits beyond the budget.
-    assert 0.4 <= took <= 0.95 + 0.2, took
+    # The reply is awaited for the whole budget (a stall that short would have been taken), and
+    # then no other try fits. Nothing waits beyond the budget.
+    assert 0.9 <= took <= 0.95 + 0.2, took
     # The frozen Redis may have run the increment it never answered: the client's retry with its
     # key counts it once either way, and serving resumed by itself.
     wait_for(lambda: client.get("/count").status_code == 200, 2, "serving again", 0.1)
@@ -156,11 +156,12 @@ def test_a_frozen_redis_gets_a_503_within_the_budget_then_serving_resumes(own_re
     assert client.get("/count").get_json() == {"count": 2}
 
 
-def test_with_the_default_budget_a_reply_late_by_one_try_s_wait_is_a_503(own_redis):
-    """What the tests put down to a stall of the host (helpers/host_stalls.py): a Redis that
-    answers nothing for 0.3 s, just over a try's wait for its reply, fails the request."""
+def test_with_the_default_budget_a_reply_late_by_a_moment_s_stall_is_still_taken(own_redis):
+    """A Redis that answers nothing for 0.3 s (an fsync held by the disk, a busy host), longer
+    than a try's REDIS_TIMEOUT: the reply is awaited within the request's budget and the request
+    is answered, once."""
     client = create_app({"REDIS_URL": own_redis.url}).test_client()
-    assert client.get("/count").status_code == 200
+    assert client.get("/count").get_json() == {"count": 0}
     own_redis.process.send_signal(signal.SIGSTOP)
     try:
         started = time.monotonic()
@@ -170,8 +171,8 @@ def test_with_the_default_budget_a_reply_late_by_one_try_s_wait_is_a_503(own_red
     finally:
         time.sleep(0.35)
         own_redis.process.send_signal(signal.SIGCONT)
-    assert response.status_code == 503 and took < 0.3, took
-    wait_for(lambda: client.get("/count").status_code == 200, 2, "serving again", 0.1)
+    assert seen(response) == 1 and 0.3 <= took < 0.75, (response.status_code, took)
+    assert client.get("/count").get_json() == {"count": 1}
 
 
 def sample(name, **labels):
@@ -193,7 +194,7 @@ def test_after_an_outage_a_replica_answers_503_at_once_for_a_moment_counted_apar
         third = time.monotonic()
     finally:
         own_redis.process.send_signal(signal.SIGCONT)
-    assert second - first >= 0.4 and third - second < 0.1, (second - first, third - second)
+    assert second - first >= 0.9 and third - second < 0.1, (second - first, third - second)
     # The call that asked Redis is timed; the one answered at once is not a Redis call of 0 s.
     assert sample("counter_redis_call_seconds_count", call="count") == timed + 1
     assert sample("counter_redis_calls_held_off_total", call="count") == held + 1

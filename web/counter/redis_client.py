@@ -8,12 +8,13 @@ import socket
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 
 from flask import current_app
 from redis import Redis
 from redis import exceptions as redis_errors
 from redis.backoff import NoBackoff
-from redis.connection import Connection, ConnectionPool, SSLConnection
+from redis.connection import SENTINEL, Connection, ConnectionPool, SSLConnection
 from redis.retry import Retry
 from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
 
@@ -22,6 +23,21 @@ from .settings import sentinel_addresses
 # A lookup that has never answered yet (a process's first connect, on a busy host) gets the
 # time of a whole try (lookup, connect and reply) rather than of one step.
 FIRST_LOOKUP_FACTOR = 3
+
+# The deadline of the call this thread is making (CounterStore's budget), if any.
+_call = threading.local()
+
+
+@contextmanager
+def replies_by(deadline):
+    """Within it, this thread's replies are awaited until `deadline` (time.monotonic()), not for
+    REDIS_TIMEOUT only: a reply made late by a moment's stall (an fsync, a busy host) is still
+    taken, where a new try could not have fitted in what is left of the budget."""
+    _call.deadline = deadline
+    try:
+        yield
+    finally:
+        _call.deadline = None
 
 
 class LoginRefused(RuntimeError):
@@ -38,6 +54,16 @@ class BoundedLookup(Connection):
     """
 
     last_found = {}  # (host, port) -> the address of the last lookup that answered
+
+    def read_response(self, *args, timeout=SENTINEL, **kwargs):
+        return super().read_response(*args, timeout=self.reply_wait(timeout), **kwargs)
+
+    def reply_wait(self, timeout):
+        """How long to await a reply: REDIS_TIMEOUT, or until the call's deadline (replies_by)."""
+        deadline = getattr(_call, "deadline", None)
+        if timeout is not SENTINEL or deadline is None:
+            return timeout
+        return max(self.socket_timeout, deadline - time.monotonic())
 
     def _connect(self):
         name = self.host
@@ -80,9 +106,9 @@ class PrimaryConnection(BoundedLookup, SentinelManagedConnection):
     """A connection to the primary the sentinels name (asked again at every reconnect; a demoted
     primary's READONLY closes it, as Demoted), with its name lookup bounded as above."""
 
-    def read_response(self, *args, **kwargs):
+    def read_response(self, *args, timeout=SENTINEL, **kwargs):
         try:
-            return Connection.read_response(self, *args, **kwargs)
+            return Connection.read_response(self, *args, timeout=self.reply_wait(timeout), **kwargs)
         except redis_errors.ReadOnlyError:
             self.disconnect()
             raise Demoted(f"{self.host}:{self.port} is a replica now: the primary was switched") from None

@@ -54,9 +54,11 @@ HOLD_OFF = 0.5
 
 
 class CounterStore:
-    """Every Redis call of a request, each within one time budget: tries (each at most a name
-    lookup, a connect and a reply of `timeout` seconds each) and the pauses between them, until
-    the budget would be overrun; then the outage is raised (a 503). A retry cannot count twice:
+    """Every Redis call of a request, each within one time budget: tries and the pauses between
+    them, until the budget would be overrun; then the outage is raised (a 503). A try is started
+    only if a name lookup, a connect and a reply of `timeout` seconds each fit in what is left;
+    its reply is then awaited for all that is left, so that a reply late by a moment's stall is
+    still taken rather than failing a request that could not try again. A retry cannot count twice:
     every increment carries a key (the client's, nginx's request id, or one made here), and a
     key counts once."""
 
@@ -84,7 +86,8 @@ class CounterStore:
         answered = False  # whether Redis refused a try during this call: it is up, and quick
         for attempt in itertools.count():
             try:
-                return call()
+                with redis_client.replies_by(deadline):
+                    return call()
             except redis_errors.AuthenticationError:
                 raise
             except (*REFUSALS, *OUTAGES) as error:
