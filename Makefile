@@ -46,15 +46,15 @@ stats:
 
 .PHONY: load  ## headless locust run: USERS=50 SPAWN_RATE=10 DURATION=30s WORKERS=0 MAX_FAIL_RATIO=0
 load:
-	@scripts/load.sh
+	@python3 -m control load
 
 .PHONY: load-ui  ## locust's web UI on port 8089 (WORKERS=0); then make check
 load-ui:
-	@scripts/load-ui.sh
+	@python3 -m control load-ui
 
 .PHONY: check  ## exactness verdict of the newest locust run (or REPORT=reports/...)
 check:
-	@scripts/check.sh
+	@python3 -m control check
 
 .PHONY: monitor  ## Prometheus (port 9090) and the nginx and Redis exporters, beside the running stack
 monitor:

@@ -3,6 +3,19 @@
 Operations, each a make target of the same name, with its settings from the environment:
   scale                    the running stack's web tier to SCALE replicas (scale.py)
   reset                    the counter back to zero (reset.py)
+  rotate-certs             the running stack takes up renewed certificates (rotate.py; run by
+                           make secrets ROTATE=certs)
+  load, load-ui, check     locust against the running stack, and the exactness verdict (load.py)
+
+The Redis group's steps, for the scripts that are still bash (redis.py):
+  redis-wait SECONDS       under Compose, until the group can take a failover and acknowledge
+                           increments
+  redis-roll NAME...       under Compose, the changed members replaced one at a time
+  swarm-redis-wait --reach CONTAINER SECONDS
+  swarm-redis-roll --reach CONTAINER --stack STACK --replicas N --image SERVICE=IMAGE...
+                   --resolve WHEN --timeout SECONDS NAME...
+                           the same on Swarm, reached from CONTAINER, each member deployed
+                           (swarm.py) from the Compose configuration on standard input
 
 Facts, for the scripts that are still bash:
   setting NAME [DEFAULT]   NAME's value: the environment, then .env, then DEFAULT (or its own),
@@ -24,32 +37,58 @@ Facts, for the scripts that are still bash:
 An operation that cannot go on says why in one line on standard error, after its name, and exits
 1 (a fact, without the name: its caller says whose it is); a command line that is wrong exits 2."""
 
+import argparse
 import json
 import os
 import sys
 
-from control import plan, reset, running, scale, sentinels, settings, stackfile, stale, topology
+from control import (
+    load,
+    plan,
+    redis,
+    reset,
+    rotate,
+    running,
+    scale,
+    sentinels,
+    settings,
+    stackfile,
+    stale,
+    swarm,
+    topology,
+)
 from control.compose import Compose
 from control.errors import Stop
+from control.explain import or_explain
 
-OPERATIONS = {"scale": scale.main, "reset": reset.main}
+OPERATIONS = {
+    "scale": scale.main,
+    "reset": reset.main,
+    "rotate-certs": rotate.main,
+    "load": load.load,
+    "load-ui": load.load_ui,
+    "check": load.check,
+}
+GROUP_STEPS = ("redis-wait", "redis-roll", "swarm-redis-wait", "swarm-redis-roll")
 
 
 def main(argv):
     command, args = (argv[0], argv[1:]) if argv else ("", [])
     if command in OPERATIONS and not args:
         try:
-            OPERATIONS[command](os.environ)
+            return OPERATIONS[command](os.environ) or 0
         except Stop as error:
             print(f"{command}: {error}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             return 130
-        return 0
     try:
+        if command in GROUP_STEPS and args:
+            group_step(command, args)
+            return 0
         return fact(command, args)
     except Stop as error:
-        print(error, file=sys.stderr)
+        print(f"{command}: {error}" if command in GROUP_STEPS else error, file=sys.stderr)
         return 1
 
 
@@ -84,6 +123,49 @@ def fact(command, args):
         print(__doc__, file=sys.stderr)
         return 2
     return 0
+
+
+def group_step(command, args):
+    """One of the Redis group's steps (GROUP_STEPS), as make up and make deploy take them."""
+    if command.startswith("swarm-"):
+        compose = Compose(os.environ, redis_tls="on")
+        parser = argparse.ArgumentParser(prog=f"python3 -m control {command}")
+        parser.add_argument("--reach", required=True)
+        if command == "swarm-redis-roll":
+            for option in ("--stack", "--resolve"):
+                parser.add_argument(option, required=True)
+            parser.add_argument("--replicas", type=int, required=True)
+            parser.add_argument("--timeout", type=int, required=True)
+            parser.add_argument("--image", action="append", default=[], metavar="SERVICE=IMAGE")
+        parser.add_argument("what", nargs="+")
+        options = parser.parse_args(args)
+        reach = swarm.reach(options.reach)
+    else:
+        compose = Compose(os.environ)
+        options = argparse.Namespace(what=args)
+        reach = redis.compose_reach(compose)
+    acknowledging = int(settings.setting("REDIS_ACK_REPLICAS", "1", environ=compose.environ))
+    group = redis.Group(compose.declared(), compose.mode, reach, acknowledging)
+    if command.endswith("-wait"):
+        group.wait(int(options.what[0]))
+    elif command == "redis-roll":
+
+        def replace(name):
+            or_explain(compose, f"replacing {name}", "up", "--detach", "--no-build", "--no-deps", name)
+
+        group.roll(replace, options.what)
+    else:
+        images = dict(pair.split("=", 1) for pair in options.image)
+        deployment = swarm.Deployment(
+            options.stack,
+            options.replicas,
+            images,
+            options.resolve,
+            json.load(sys.stdin),
+            options.timeout,
+            options.what,
+        )
+        group.roll(deployment.replace, options.what)
 
 
 def swarm_steps(stack, stack_file):

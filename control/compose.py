@@ -14,8 +14,9 @@ BACK_NETWORK = re.compile(r"([0-9]{1,3}\.){2}[0-9]{1,3}")
 
 
 class Compose:
-    def __init__(self, environ=None, redis_tls="off"):
+    def __init__(self, environ=None, redis_tls="off", profiles=()):
         self.environ = dict(os.environ if environ is None else environ)
+        self.profiles = [option for profile in profiles for option in ("--profile", profile)]
         self.mode = settings.setting("REDIS_MODE", environ=self.environ)
         tls = settings.setting("REDIS_TLS", redis_tls, environ=self.environ)
         back = self.environ.get("BACK_NETWORK")
@@ -26,11 +27,12 @@ class Compose:
         self.environ.update(REDIS_MODE=self.mode, REDIS_TLS=tls, COMPOSE_BAKE="false")
 
     def command(self, *args):
-        """docker compose ARGS, with the Sentinel profile under REDIS_MODE=sentinel."""
+        """docker compose ARGS, with the Sentinel profile under REDIS_MODE=sentinel, and the
+        profiles it was made with."""
         if not self.environ.get("REDIS_SENTINELS"):
             self.environ["REDIS_SENTINELS"] = topology.answer(self.declared(), "sentinel-list", [])
         profile = ["--profile", "sentinel"] if self.mode == "sentinel" else []
-        return ["docker", "compose", *profile, *args]
+        return ["docker", "compose", *profile, *self.profiles, *args]
 
     def declared(self):
         """The Redis topology that docker-compose.yml declares (control/topology.py)."""

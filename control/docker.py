@@ -9,10 +9,10 @@ import subprocess
 from control.errors import Stop
 
 
-def run(*args, check=True, env=None):
-    """`args` run quietly: its CompletedProcess (text); with `check`, a Stop if it fails, with
-    its last line of errors."""
-    done = subprocess.run(args, capture_output=True, text=True, env=env)
+def run(*args, check=True, env=None, stdin=None):
+    """`args` run quietly (given `stdin`, a string): its CompletedProcess (text); with `check`, a
+    Stop if it fails, with its last line of errors."""
+    done = subprocess.run(args, capture_output=True, text=True, env=env, input=stdin)
     if check and done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise Stop(f"{' '.join(args[:3])} failed: {last}")
@@ -30,6 +30,11 @@ def shown(*args, env=None):
         print(line, end="", flush=True)
         lines.append(line.rstrip("\n"))
     return process.wait(), lines
+
+
+def passed(*args, env=None):
+    """`args` run with their output passed on as it comes: the exit code."""
+    return subprocess.run(args, env=env).returncode
 
 
 def json_lines(text):

@@ -204,7 +204,8 @@ deploy() {
     # shellcheck disable=SC2046  # one argument per service
     timed "the rest deployed" wait_converged $(deployed_services)
     start_reach
-    roll_redis_group swarm_reach swarm_replace "${omitted[@]}"
+    python3 -m control swarm-redis-roll --reach "$reach_container" --stack "$stack" --replicas "$scale" \
+      "${images[@]}" --resolve "$resolve" --timeout "$timeout" "${omitted[@]}" <"$work/compose.json" || exit 1
   fi
   say "deploying stack $stack: $scale web replicas"
   omitted=()
@@ -215,7 +216,7 @@ deploy() {
   # shellcheck disable=SC2046  # one argument per replica
   wait_served_by_all "$address" $(running_replicas)
   start_reach
-  wait_redis_group swarm_reach 120
+  python3 -m control swarm-redis-wait --reach "$reach_container" 120 || exit 1
   say "stack $stack is up: http://$address/  ($scale replicas; Redis: $REDIS_MODE)"
 }
 
@@ -265,21 +266,11 @@ plan() {
   fi
   say "shipping ${#changed[@]} changes:"
   for step in "${changed[@]}"; do say "  $step"; done
-  # The group's members in the order roll_redis_group replaces them.
+  # The group's members in the order control/redis.py's roll replaces them.
   mapfile -t omitted < <(for service in "${SENTINELS[@]}" "${INSTANCES[@]}"; do among "$service" "${roll[@]}" && echo "$service"; done)
 }
 
-# A member of the Redis group replaced on Swarm: deployed with its new definition (the others
-# still omitted as they run), and running it: swarm_replace NAME
-swarm_replace() {
-  local service left=()
-  for service in "${omitted[@]}"; do [ "$service" = "$1" ] || left+=("$service"); done
-  omitted=("${left[@]}")
-  stack_deploy
-  wait_converged "$1"
-}
-
-# How make deploy reaches the Redis group (scripts/lib/redis.sh): a container of the Redis image
+# How make deploy reaches the Redis group (control/swarm.py's reach): a container of the Redis image
 # on the stack's back network, with the admin's password and TLS certificate, made once and
 # removed on exit.
 start_reach() {
@@ -293,7 +284,6 @@ start_reach() {
   docker cp "$work/reach/secrets" "$reach_container:/run/" >/dev/null \
     || die "could not give the container that reaches Redis its certificate"
 }
-swarm_reach() { docker exec -i "$reach_container" "$@"; }
 
 leave() {
   rm -rf "$work"

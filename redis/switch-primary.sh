@@ -1,6 +1,6 @@
 #!/bin/sh
 # A planned switch of the Redis primary that loses no acknowledged increment. `make up` and
-# `make deploy` run it (scripts/lib/redis.sh's switch_primary) in a container on the back network,
+# `make deploy` run it (control/redis.py's Group.switch) in a container on the back network,
 # with Redis's admin password in REDISCLI_AUTH:
 #   switch-primary.sh OLD GROUP PORT "INSTANCE..." "SENTINEL:PORT..."
 # While the sentinels promote a replica, the old primary (and a replica still following it) could

@@ -125,7 +125,7 @@ export REDIS_MODE=sentinel
 # environment (REDIS_TLS), and the tiers read again.
 sentinel_group() {
   compose_or_explain "$1" --profile bench up --detach --wait --scale "web=$top" "${INSTANCES[@]}" "${SENTINELS[@]}" web
-  wait_redis_group compose_reach 120
+  python3 -m control redis-wait 120 || exit 1
   stack
 }
 # The rate the last point was paced at: the points after it in the same turn are paced at it too,

@@ -12,7 +12,7 @@
 # A certificate lasts CERT_DAYS (90): short enough that a copied key stops working within a season,
 # long enough that a running stack never meets an expiry; the authority lasts CA_DAYS (1825).
 # `make secrets ROTATE=certs` makes new certificates from the same authority (a running Compose
-# stack takes them up at once: scripts/rotate-certs.sh; on Swarm the next make deploy ships them),
+# stack takes them up at once: control/rotate.py; on Swarm the next make deploy ships them),
 # and make secrets warns when one expires within 14 days. Your own authority:
 # its certificate in redis_tls_ca.crt, and either its key beside it (redis_tls_ca.key: the
 # certificates are made from it) or each role's certificate and key made by you.

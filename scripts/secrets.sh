@@ -49,5 +49,5 @@ ACL
 chmod 644 "$dir"/*
 
 scripts/certificates.sh "$dir"
-# Renewed certificates, taken up by the stack running here (scripts/rotate-certs.sh says how).
-if [ "${ROTATE:-}" = certs ] && [ "$dir" = secrets ]; then scripts/rotate-certs.sh; fi
+# Renewed certificates, taken up by the stack running here (control/rotate.py says how).
+if [ "${ROTATE:-}" = certs ] && [ "$dir" = secrets ]; then python3 -m control rotate-certs; fi

@@ -23,7 +23,7 @@ say "building the images"
 timed "images built" build_or_explain "building the images" build
 ship "$scale"
 [ "${PLAN:-}" != 1 ] || exit 0
-wait_redis_group compose_reach 60
+python3 -m control redis-wait 60 || exit 1
 address=$(lb_address)
 wait_ready "$address" 60
 say "counter is up: http://$address/  ($scale replicas)"

@@ -1,7 +1,7 @@
 # Shipping a change to a running stack under Compose, serving throughout (make up). Compose would
 # recreate every changed container of a service at once; here each service is replaced its own
 # way, in this order, each step said and timed:
-#   the Redis group  one instance at a time (redis.sh's roll_redis_group); one Redis: restarted,
+#   the Redis group  one instance at a time (control/redis.py's roll); one Redis: restarted,
 #                    an outage said first
 #   web              new replicas first: a quarter of them at a time (at least one) start, become
 #                    healthy and ready, and are reached through nginx; then as many old ones stop
@@ -62,7 +62,7 @@ ship_group() {
     say "$1 is the one Redis: replacing it is an outage of a second or a few, more with more data to load (503s with Retry-After); REDIS_MODE=sentinel avoids it"
     timed "$1 replaced" compose_or_explain "replacing $1" up --detach --no-build --no-deps --wait "$1"
   else
-    roll_redis_group compose_reach compose_replace "$@"
+    python3 -m control redis-roll "$@" || exit 1
   fi
 }
 
@@ -76,11 +76,6 @@ ship_step() {
     replace) timed "$2 replaced" compose_or_explain "replacing $2" up --detach --no-build --no-deps --wait "$2" ;;
     *) die "no such step in the plan: $1" ;;
   esac
-}
-
-# A Redis group member replaced under Compose (its new container started): compose_replace NAME
-compose_replace() {
-  compose_or_explain "replacing $1" up --detach --no-build --no-deps "$1"
 }
 
 # Web replicas that keep failing (a broken release shipped by hand) serve nothing, and would hold

@@ -65,7 +65,7 @@ def test_monitor_and_load_ui_name_their_own_port_setting_when_it_is_taken(stack)
         "with PROMETHEUS_PORT=... (make monitor PROMETHEUS_PORT=9091)"
     )
     assert script_lines(load_ui)[-1] == (
-        f"load-ui.sh: port {stack.env['LOCUST_PORT']} is taken on this host: free it, or choose another "
+        f"load-ui: port {stack.env['LOCUST_PORT']} is taken on this host: free it, or choose another "
         "with LOCUST_PORT=... (make load-ui LOCUST_PORT=8090)"
     )
     # Where monitoring's images are missing, monitoring says so: the image it needed.

@@ -79,12 +79,17 @@ def test_deploy_refuses_a_registry_that_is_not_host_and_port():
 
 
 def test_check_with_no_run_yet_says_so_in_one_line(tmp_path):
-    for folder in ("scripts", "control"):  # a tree with no reports/ at all
-        shutil.copytree(ROOT / folder, tmp_path / folder)
-    done = subprocess.run(["bash", tmp_path / "scripts" / "check.sh"], capture_output=True, text=True)
+    shutil.copytree(ROOT / "control", tmp_path / "control")  # a tree with no reports/ at all
+    done = subprocess.run(
+        ["python3", "-m", "control", "check"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **NO_ENGINE},
+    )
     assert done.returncode != 0
     assert done.stderr.splitlines() == [
-        "check.sh: no run to check: reports/ has no locust run (run 'make load' first)"
+        "check: no run to check: reports/ has no locust run (run 'make load' first)"
     ]
 
 
@@ -100,7 +105,7 @@ def test_check_with_no_run_yet_says_so_in_one_line(tmp_path):
     ],
 )
 def test_bad_load_settings_are_refused_with_a_reason(setting, message):
-    assert refusal("load", setting) == f"load.sh: {message}"
+    assert refusal("load", setting) == f"load: {message}"
 
 
 @pytest.mark.parametrize(
