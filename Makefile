@@ -58,7 +58,7 @@ check:
 
 .PHONY: monitor  ## Prometheus (port 9090) and the nginx and Redis exporters, beside the running stack
 monitor:
-	@scripts/monitor.sh
+	@python3 -m control monitor
 
 .PHONY: bench  ## measure throughput and latency at BENCH_REPLICAS (1 2 3 4) against baselines; reports/bench-*
 bench:

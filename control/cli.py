@@ -6,6 +6,8 @@ Operations, each a make target of the same name, with its settings from the envi
   rotate-certs             the running stack takes up renewed certificates (rotate.py; run by
                            make secrets ROTATE=certs)
   load, load-ui, check     locust against the running stack, and the exactness verdict (load.py)
+  monitor                  Prometheus and the exporters beside the running stack (monitor.py)
+  redis-mode               a switch of REDIS_MODE that keeps the count (redis_mode.py; run by make up)
 
 The Redis group's steps, for the scripts that are still bash (redis.py):
   redis-wait SECONDS       under Compose, until the group can take a failover and acknowledge
@@ -44,8 +46,10 @@ import sys
 
 from control import (
     load,
+    monitor,
     plan,
     redis,
+    redis_mode,
     reset,
     rotate,
     running,
@@ -68,6 +72,8 @@ OPERATIONS = {
     "load": load.load,
     "load-ui": load.load_ui,
     "check": load.check,
+    "monitor": monitor.main,
+    "redis-mode": redis_mode.main,
 }
 GROUP_STEPS = ("redis-wait", "redis-roll", "swarm-redis-wait", "swarm-redis-roll")
 

@@ -21,7 +21,9 @@ def main(environ):
         return
     declared = compose.declared()
     # The mode and TLS the stack runs with, whatever the environment says.
-    compose.mode = "sentinel" if compose.running(declared.sentinels[0]) else "single"
+    compose.mode = compose.environ["REDIS_MODE"] = "sentinel"  # so that the sentinels are asked for
+    if not compose.running(declared.sentinels[0]):
+        compose.mode = compose.environ["REDIS_MODE"] = "single"
     group = redis.Group(declared, compose.mode, redis.compose_reach(compose))
     if running.tls_of(running.containers(compose), group.instances[0]) != "on":
         say("the running stack's Redis is not over TLS (REDIS_TLS=off): nothing to take up")

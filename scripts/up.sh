@@ -17,7 +17,7 @@ check_plan
 require_docker
 require_python3 "make up (it reads the Redis topology from docker-compose.yml)"
 scripts/secrets.sh
-[ "${PLAN:-}" = 1 ] || scripts/redis-mode.sh
+[ "${PLAN:-}" = 1 ] || python3 -m control redis-mode || exit 1
 load_topology
 say "building the images"
 timed "images built" build_or_explain "building the images" build

@@ -61,7 +61,7 @@ def test_monitor_and_load_ui_name_their_own_port_setting_when_it_is_taken(stack)
         load_ui = stack.make("load-ui", check=False, timeout=300)
     assert monitor.returncode != 0 and load_ui.returncode != 0
     assert script_lines(monitor)[-1] == (
-        f"monitor.sh: port {stack.env['PROMETHEUS_PORT']} is taken on this host: free it, or choose another "
+        f"monitor: port {stack.env['PROMETHEUS_PORT']} is taken on this host: free it, or choose another "
         "with PROMETHEUS_PORT=... (make monitor PROMETHEUS_PORT=9091)"
     )
     assert script_lines(load_ui)[-1] == (
@@ -71,9 +71,8 @@ def test_monitor_and_load_ui_name_their_own_port_setting_when_it_is_taken(stack)
     # Where monitoring's images are missing, monitoring says so: the image it needed.
     stack.env.update(MISSING_MONITORING, PROMETHEUS_PORT="0")
     missing = stack.make("monitor", check=False, timeout=300)
-    assert script_lines(missing)[-1].startswith("monitor.sh: the base image counter-e2e-missing/"), (
-        script_lines(missing)[-3:]
-    )
+    last = script_lines(missing)[-3:]
+    assert last[-1].startswith("monitor: the base image counter-e2e-missing/"), last
 
 
 def test_a_service_that_never_turns_healthy_is_named_with_its_last_log_lines(stack):
