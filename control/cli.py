@@ -24,9 +24,6 @@ Facts, for the scripts that are still bash:
                            checked (settings.py)
   topology WHAT [ARGS]     what docker-compose.yml declares of Redis, from `docker compose config
                            --format json` on standard input (topology.py says what WHAT may be)
-  primary SENTINELS        the instance that a strict majority of the SENTINELS (how many there
-                           are) name, from each answer on a line of standard input; nothing where
-                           no majority names one (sentinels.py)
   steps REPLICAS           what `make up` does to the running stack, in order (plan.py): a line a
                            step, its action, its service and the line that says it, tab-separated
   swarm-steps STACK        what `make deploy` does to the deployed STACK (plan.py), from the stack
@@ -54,7 +51,6 @@ from control import (
     rotate,
     running,
     scale,
-    sentinels,
     settings,
     stackfile,
     stale,
@@ -103,9 +99,6 @@ def fact(command, args):
         print(settings.setting(*args))
     elif command == "topology" and args:
         return topology.main(args)
-    elif command == "primary" and len(args) == 1 and args[0].isdigit():
-        named = [line.strip() for line in sys.stdin]
-        print(sentinels.primary(named, int(args[0])) or "")
     elif command == "steps" and len(args) == 1 and args[0].isdigit():
         compose = Compose(os.environ)
         declared = compose.declared()

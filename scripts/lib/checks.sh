@@ -16,7 +16,6 @@ check_pattern() {
   [[ $2 =~ $3 ]] || die "$1 must be $4, got '$2'"
 }
 
-check_ratio() { check_pattern "$1" "$2" '^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$' "a ratio from 0 to 1"; }
 
 # The number of web replicas asked for, SCALE (a whole number from 1 to MAX_SCALE, 64), checked:
 # `web_replicas DEFAULT` sets `scale` to SCALE or DEFAULT; `web_replicas "" USAGE` requires SCALE.

@@ -30,9 +30,6 @@ compose() {
   COMPOSE_BAKE=false docker compose "$@"
 }
 
-# The Compose project's name (COMPOSE_PROJECT_NAME, else the file's `name`).
-project_name() { compose config | sed -n 's/^name: //p' | head -n 1; }
-
 # The first three numbers of a /24 under PREFIX (two numbers, such as 10.210) that Docker takes
 # for a new network now, for a stack beside another one (BACK_NETWORK): free_network PREFIX.
 # Each is tried for real: an engine can hold an address range that no network it lists uses.
@@ -46,10 +43,6 @@ free_network() {
     fi
   done
   die "no $1.N.0/24 is free for a Docker network"
-}
-
-require_running_stack() {
-  [ -n "$(compose ps --quiet --status running lb)" ] || die "the stack is not running: start it with 'make up'"
 }
 
 # The service's running containers: running SERVICE

@@ -47,29 +47,3 @@ compose_reach() {
   docker exec -i "$from" sh -c 'REDISCLI_AUTH="$(cat /run/secrets/redis_admin_password)" && export REDISCLI_AUTH && exec "$@"' \
     sh "$@"
 }
-
-# The instances with a running container, under Compose.
-running_instances() {
-  local name
-  for name in $(instances); do [ -z "$(running "$name")" ] || echo "$name"; done
-}
-
-# The instance that is the primary: the one Redis, or under Sentinel the one a strict majority of
-# the sentinels name (one back from a lost node can name the old primary for a minute). Empty
-# while no majority names one: primary_instance REACH
-primary_instance() {
-  local sentinel answer
-  load_topology
-  if [ "$REDIS_MODE" = single ]; then echo "$SINGLE"; return; fi
-  for sentinel in "${SENTINELS[@]}"; do
-    answer=$(as_admin "$1" "$sentinel" SENTINEL get-master-addr-by-name "$PRIMARY_NAME" 2>/dev/null \
-      | head -n 1 | tr -d '\r') || true
-    echo "$answer"
-  done | python3 -m control primary "${#SENTINELS[@]}"
-}
-
-# A field of an instance's INFO replication: replication REACH INSTANCE FIELD
-replication() {
-  as_admin "$1" "$2" INFO replication 2>/dev/null | tr -d '\r' | sed -n "s/^$3://p"
-}
-

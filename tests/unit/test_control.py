@@ -104,14 +104,12 @@ def test_the_primary_is_the_one_a_strict_majority_of_the_sentinels_name(named, p
     assert sentinels.primary(named, 3) == primary
 
 
-def test_the_command_line_gives_a_setting_and_the_primary_and_refuses_in_one_line(tmp_path):
+def test_the_command_line_gives_a_setting_and_refuses_in_one_line(tmp_path):
     (tmp_path / ".env").write_text("export REDIS_MODE='sentinel' # as Compose reads it\n")
     done = control("setting", "REDIS_MODE", cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
     assert (done.returncode, done.stdout) == (0, "sentinel\n")
     done = control("setting", "REDIS_TLS", env={"REDIS_TLS": "yes"})
     assert (done.returncode, done.stderr) == (1, "REDIS_TLS must be on or off, got 'yes'\n")
-    assert control("primary", "3", stdin="redis-2\n\nredis-2\n").stdout == "redis-2\n"
-    assert control("primary", "3", stdin="redis-2\nredis-1\n\n").stdout == "\n"
     assert control("nonsense").returncode == 2
 
 
