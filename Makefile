@@ -14,7 +14,7 @@ help:
 
 .PHONY: up  ## build and start the stack with SCALE web replicas (default 3), REDIS_MODE=single|sentinel; PLAN=1 says what it would change
 up:
-	@scripts/up.sh
+	@python3 -m control up
 
 .PHONY: scale  ## change the running stack to SCALE web replicas (required), with no downtime
 scale:

@@ -1,6 +1,9 @@
 """`python3 -m control COMMAND [ARGUMENTS]`, as `make` and the scripts run it.
 
-Operations, each a make target of the same name, with its settings from the environment:
+Operations (the make target of the same name, where there is one), with their settings from the
+environment:
+  up                       build and start the stack with SCALE web replicas, or ship what
+                           changed to the running one (up.py)
   scale                    the running stack's web tier to SCALE replicas (scale.py)
   reset                    the counter back to zero (reset.py)
   rotate-certs             the running stack takes up renewed certificates (rotate.py; run by
@@ -12,24 +15,21 @@ Operations, each a make target of the same name, with its settings from the envi
 The Redis group's steps, for the scripts that are still bash (redis.py):
   redis-wait SECONDS       under Compose, until the group can take a failover and acknowledge
                            increments
-  redis-roll NAME...       under Compose, the changed members replaced one at a time
   swarm-redis-wait --reach CONTAINER SECONDS
   swarm-redis-roll --reach CONTAINER --stack STACK --replicas N --image SERVICE=IMAGE...
                    --resolve WHEN --timeout SECONDS NAME...
-                           the same on Swarm, reached from CONTAINER, each member deployed
-                           (swarm.py) from the Compose configuration on standard input
+                           the same wait on Swarm, reached from CONTAINER; and the roll of the
+                           changed members NAME..., one at a time, each deployed (swarm.py) from
+                           the Compose configuration on standard input
 
 Facts, for the scripts that are still bash:
   setting NAME [DEFAULT]   NAME's value: the environment, then .env, then DEFAULT (or its own),
                            checked (settings.py)
   topology WHAT [ARGS]     what docker-compose.yml declares of Redis, from `docker compose config
                            --format json` on standard input (topology.py says what WHAT may be)
-  steps REPLICAS           what `make up` does to the running stack, in order (plan.py): a line a
-                           step, its action, its service and the line that says it, tab-separated
   swarm-steps STACK        what `make deploy` does to the deployed STACK (plan.py), from the stack
-                           file on standard input; lines as `steps` prints them
-  stale --failing FILE     the ids of the containers in FILE (`docker inspect`) that keep failing
-                           (stale.py)
+                           file on standard input: a line a step, its action, its service and the
+                           line that says it, tab-separated
   stackfile ARGS           the stack file Swarm gets, from `docker compose config --format json`
                            on standard input (stackfile.py)
 
@@ -53,15 +53,15 @@ from control import (
     scale,
     settings,
     stackfile,
-    stale,
     swarm,
     topology,
+    up,
 )
 from control.compose import Compose
 from control.errors import Stop
-from control.explain import or_explain
 
 OPERATIONS = {
+    "up": up.main,
     "scale": scale.main,
     "reset": reset.main,
     "rotate-certs": rotate.main,
@@ -71,7 +71,7 @@ OPERATIONS = {
     "monitor": monitor.main,
     "redis-mode": redis_mode.main,
 }
-GROUP_STEPS = ("redis-wait", "redis-roll", "swarm-redis-wait", "swarm-redis-roll")
+GROUP_STEPS = ("redis-wait", "swarm-redis-wait", "swarm-redis-roll")
 
 
 def main(argv):
@@ -99,23 +99,9 @@ def fact(command, args):
         print(settings.setting(*args))
     elif command == "topology" and args:
         return topology.main(args)
-    elif command == "steps" and len(args) == 1 and args[0].isdigit():
-        compose = Compose(os.environ)
-        declared = compose.declared()
-        steps = plan.plan(
-            declared,
-            compose.mode,
-            compose.environ["REDIS_TLS"],
-            int(args[0]),
-            running.read(compose, declared),
-        )
-        for step in steps:
-            print(f"{step.action}\t{step.service}\t{step.reason}")
     elif command == "swarm-steps" and len(args) == 1:
         for step in swarm_steps(args[0], json.load(sys.stdin)):
             print(f"{step.action}\t{step.service}\t{step.reason}")
-    elif command == "stale" and args:
-        return stale.main(args)
     elif command == "stackfile":
         return stackfile.main(args)
     else:
@@ -139,20 +125,14 @@ def group_step(command, args):
         parser.add_argument("what", nargs="+")
         options = parser.parse_args(args)
         reach = swarm.reach(options.reach)
+        acknowledging = int(settings.setting("REDIS_ACK_REPLICAS", "1", environ=compose.environ))
+        group = redis.Group(compose.declared(), compose.mode, reach, acknowledging)
     else:
         compose = Compose(os.environ)
         options = argparse.Namespace(what=args)
-        reach = redis.compose_reach(compose)
-    acknowledging = int(settings.setting("REDIS_ACK_REPLICAS", "1", environ=compose.environ))
-    group = redis.Group(compose.declared(), compose.mode, reach, acknowledging)
+        group = redis.compose_group(compose)
     if command.endswith("-wait"):
         group.wait(int(options.what[0]))
-    elif command == "redis-roll":
-
-        def replace(name):
-            or_explain(compose, f"replacing {name}", "up", "--detach", "--no-build", "--no-deps", name)
-
-        group.roll(replace, options.what)
     else:
         images = dict(pair.split("=", 1) for pair in options.image)
         deployment = swarm.Deployment(

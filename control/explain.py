@@ -107,3 +107,12 @@ def or_explain(compose, what, *args):
     code, lines = compose.shown(*args)
     if code != 0:
         explain(compose, what, lines, args)
+
+
+def quiet_or_explain(compose, what, *args):
+    """Compose ARGS, shown only if it fails: then its last lines, and a Stop naming the cause."""
+    done = compose.run(*args, check=False)
+    if done.returncode != 0:
+        lines = (done.stdout + done.stderr).splitlines()
+        print("\n".join(lines[-15:]), file=sys.stderr, flush=True)
+        explain(compose, what, lines, args)

@@ -11,17 +11,15 @@ image (loadtest/exactness.py), so nothing but Docker is needed here."""
 import os
 import re
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 from control import docker, settings
 from control.compose import Compose
 from control.errors import Stop
 from control.explain import or_explain
+from control.reports import REPORTS, new_report_dir
 from control.say import say
 
-REPORTS = Path("reports")
 DURATION = re.compile(r"([0-9]+h)?([0-9]+m)?([0-9]+s)?")
 SPAWN_RATE = re.compile(r"[1-9][0-9]*(\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*")
 RATIO = re.compile(r"0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+")
@@ -31,16 +29,6 @@ def matching(name, value, pattern, what):
     if not pattern.fullmatch(value):
         raise settings.SettingError(f"{name} must be {what}, got '{value}'")
     return value
-
-
-def new_report_dir(suffix=""):
-    """A new folder in reports/, named by the time now (UTC), readable by the containers."""
-    REPORTS.mkdir(exist_ok=True)
-    made = Path(
-        tempfile.mkdtemp(prefix=time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + suffix + "-", dir=REPORTS)
-    )
-    made.chmod(0o755)
-    return made
 
 
 def loadtest(environ):
@@ -101,7 +89,7 @@ def load_ui(environ):
     docker.require_docker()
     compose = loadtest(environ)
     compose.require_running_stack()
-    report = new_report_dir("-ui")
+    report = new_report_dir(suffix="-ui")
     compose.environ.update(LOCUST_REPORT=f"/{report}", LOCUST_MASTER="true" if workers else "false")
     or_explain(
         compose,

@@ -11,9 +11,9 @@ Swarm's. So is how to replace a member: `replace(name)` starts its new container
 import time
 from pathlib import Path
 
-from control import docker, sentinels
+from control import docker, sentinels, settings
 from control.errors import Stop
-from control.say import say
+from control.say import say, timed
 from control.topology import INSTANCE_PORT, SENTINEL_PORT
 
 # sh -c: the admin's password from the container's secret, then ARGV
@@ -23,13 +23,6 @@ SWITCH = Path(__file__).resolve().parent.parent / "redis" / "switch-primary.sh"
 # a sentinel says hello every 2 s)
 PINGED_WITHIN, HELLO_WITHIN = 1500, 2500
 MEMBER_BACK_WAIT = 90  # s a replaced member may take to be back as it was
-
-
-def timed(what, step, *args):
-    started = time.monotonic()
-    result = step(*args)
-    say(f"{what}: done in {int(time.monotonic() - started)} s")
-    return result
 
 
 def pairs(text):
@@ -218,6 +211,13 @@ class Group:
         if primary in changed:
             timed(f"primary switched from {primary}", self.switch, primary)
             timed(f"{primary} replaced, and back in sync as a replica", self.replace_member, replace, primary)
+
+
+def compose_group(compose, declared=None):
+    """The group under Compose, as make up and make reset reach it."""
+    declared = declared or compose.declared()
+    acknowledging = int(settings.setting("REDIS_ACK_REPLICAS", "1", environ=compose.environ))
+    return Group(declared, compose.mode, compose_reach(compose), acknowledging)
 
 
 def compose_reach(compose):

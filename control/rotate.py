@@ -10,7 +10,7 @@ the new ones, web one replica at a time, the Redis group one member at a time.""
 from control import docker, redis, running
 from control.compose import Compose
 from control.errors import Stop
-from control.say import say
+from control.say import say, timed
 
 
 def main(environ):
@@ -40,7 +40,7 @@ def main(environ):
 
     for name in group.sentinels:
         if compose.running(name):
-            redis.timed(
+            timed(
                 f"sentinel {name} restarted with its new certificate, and back among the others",
                 group.replace_member,
                 restart,

@@ -115,6 +115,16 @@ def whole_number(name, value, low, high):
 DEFAULT_SCALE = 3
 
 
+def plan_only(environ):
+    """PLAN=1: say what a change would do, and change nothing (make up, make deploy)."""
+    value = environ.get("PLAN", "")
+    if value not in ("", "0", "1"):
+        raise SettingError(
+            f"PLAN must be 1 (say what would change, and change nothing) or empty, got '{value}'"
+        )
+    return value == "1"
+
+
 def web_replicas(usage=None, environ=None):
     """SCALE, the web replicas asked for (1 to MAX_SCALE, 64), checked; without SCALE, the
     default, or where there is none (`usage` says how to give it) a refusal that asks for it."""

@@ -1,18 +1,11 @@
 """Which services differ from what docker-compose.yml and the images just built say, and why.
 
 Compose recreates a container when its configuration's hash or its image changed; `make up`
-replaces them itself (scripts/lib/rollout.sh, in the steps control/plan.py plans), so it asks
+replaces them itself (control/up.py, in the steps control/plan.py plans), so it asks
 here first, as Compose would decide (control/running.py gathers what runs). A container that
 keeps failing (restarting, or exited with an error: a broken release shipped by hand, say) is
-stale too, whatever it runs:
-
-    python3 -m control stale --failing CONTAINERS    (the ids of those that keep failing, from
-                                                      `docker inspect` in the file CONTAINERS)
+stale too, whatever it runs; `make up` removes those first (up.py).
 """
-
-import json
-
-from control.errors import Stop
 
 
 def env_of(container):
@@ -57,12 +50,3 @@ def reasons(service, spec, config_hash, image, containers):
 
 def short(image_id):
     return image_id.removeprefix("sha256:")[:12]
-
-
-def main(argv):
-    """`stale --failing CONTAINERS`: the ids of the containers that keep failing, from `docker inspect`."""
-    if argv[:1] != ["--failing"] or len(argv) != 2:
-        raise Stop("usage: python3 -m control stale --failing CONTAINERS")
-    with open(argv[1]) as f:
-        print("\n".join(c["Id"] for c in json.load(f) if keeps_failing(c)))
-    return 0

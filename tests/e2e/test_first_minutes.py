@@ -24,7 +24,7 @@ def test_a_base_image_that_cannot_be_pulled_is_named_with_the_fix(stack):
     stack.env["PYTHON_IMAGE"] = "counter-e2e-missing/python:1"
     last, _ = failed_up(stack)
     assert last == (
-        "up.sh: the base image counter-e2e-missing/python:1 cannot be pulled here: run 'make offline-images' "
+        "up: the base image counter-e2e-missing/python:1 cannot be pulled here: run 'make offline-images' "
         "to build stand-ins from Debian's packages (or reach a registry)"
     )
 
@@ -43,7 +43,7 @@ def test_a_port_that_is_taken_is_named_with_the_fix_not_an_image_it_did_not_need
         holder.listen()
         last, _ = failed_up(stack)
     assert last == (
-        f"up.sh: port {stack.port} is taken on this host: free it, or choose another with LB_PORT=... "
+        f"up: port {stack.port} is taken on this host: free it, or choose another with LB_PORT=... "
         "(make up LB_PORT=8080)"
     )
 
@@ -78,7 +78,7 @@ def test_monitor_and_load_ui_name_their_own_port_setting_when_it_is_taken(stack)
 def test_a_service_that_never_turns_healthy_is_named_with_its_last_log_lines(stack):
     stack.env["GUNICORN_WORKERS"] = "many"  # gunicorn refuses it and exits, again and again
     last, done = failed_up(stack)
-    assert last == "up.sh: starting the stack: web did not become healthy (its last log lines are above)"
+    assert last == "up: starting the stack: web did not become healthy (its last log lines are above)"
     assert "web: GUNICORN_WORKERS must be a whole number, got 'many'" in done.stdout + done.stderr
 
 
@@ -97,7 +97,7 @@ PIP_MISSING = (
 def test_an_image_that_does_not_build_is_named_with_its_error(stack):
     stack.env["PYTHON_IMAGE"] = nginx_base_image(stack)  # a real image, but no Python in it
     last, _ = failed_up(stack)
-    assert re.fullmatch("up.sh: " + PIP_MISSING, last), last
+    assert re.fullmatch("up: " + PIP_MISSING, last), last
 
 
 def test_bench_names_an_image_that_does_not_build(stack):

@@ -121,7 +121,7 @@ def test_a_web_change_that_cannot_start_is_refused_and_the_old_replicas_serve_on
         break_release(stack, undo=True)
     assert done["out"].returncode != 0
     last = script_lines(done["out"])[-1]
-    assert last.startswith("up.sh: web's new replica "), last
+    assert last.startswith("up: web's new replica "), last
     assert "a broken release" in last and "the old replicas serve on, unchanged" in last, last
     log = re.search(r"its whole log: (\S+)\)$", last).group(1)
     assert "a broken release" in (stack.tree / log).read_text()

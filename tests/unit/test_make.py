@@ -31,7 +31,7 @@ def test_help_is_the_default_and_lists_every_target_once():
 
 @pytest.mark.parametrize(
     "target, script",
-    [("up", "up.sh"), ("scale", "scale"), ("deploy", "swarm.sh"), ("deploy-scale", "swarm.sh")],
+    [("up", "up"), ("scale", "scale"), ("deploy", "swarm.sh"), ("deploy-scale", "swarm.sh")],
 )
 @pytest.mark.parametrize("scale", ["0", "abc", "-1", "65", "3.5", ""])
 def test_bad_scale_is_refused_before_anything_starts(target, script, scale):
@@ -46,8 +46,8 @@ def test_up_without_a_docker_engine_says_so_in_one_line():
     done = make("up", "SCALE=2", DOCKER_HOST="unix:///nonexistent/docker.sock")
     assert done.returncode != 0
     assert done.stderr.splitlines()[0] in (
-        "up.sh: the Docker engine does not answer: start it (dockerd or Docker Desktop)",
-        "up.sh: Docker is not installed: see README.md, Prerequisites",
+        "up: the Docker engine does not answer: start it (dockerd or Docker Desktop)",
+        "up: Docker is not installed: see README.md, Prerequisites",
     )
 
 
@@ -111,12 +111,12 @@ def test_bad_load_settings_are_refused_with_a_reason(setting, message):
 @pytest.mark.parametrize(
     "target, setting, message",
     [
-        ("up", "REDIS_MODE=cluster", "up.sh: REDIS_MODE must be single or sentinel, got 'cluster'"),
-        ("up", "MAX_SCALE=0", "up.sh: MAX_SCALE must be a whole number from 1 to 1000, got '0'"),
+        ("up", "REDIS_MODE=cluster", "up: REDIS_MODE must be single or sentinel, got 'cluster'"),
+        ("up", "MAX_SCALE=0", "up: MAX_SCALE must be a whole number from 1 to 1000, got '0'"),
         (
             "up",
             "BACK_NETWORK=10.210",
-            "up.sh: BACK_NETWORK must be the first three numbers of a /24, such as 10.210.0, got '10.210'",
+            "up: BACK_NETWORK must be the first three numbers of a /24, such as 10.210.0, got '10.210'",
         ),
     ],
 )
