@@ -81,6 +81,9 @@ quietly() {
   rm -f "$output"
 }
 
+# Whether NAME is among the other arguments: among NAME WORD...
+among() { local name=$1; shift; [[ " $* " == *" $name "* ]]; }
+
 # Run a step and say how long it took: timed WHAT COMMAND...
 timed() {
   local what=$1 started=$SECONDS

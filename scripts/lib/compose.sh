@@ -59,8 +59,6 @@ published() {
   esac
 }
 
-lb_address() { published lb 8080; }
-
 # Change the running stack's web tier to N replicas, each healthy, and given the load balancer's
 # ADDRESS, wait until it has reached each one: scale_web N [ADDRESS]. Only web changes: no
 # rebuild, running replicas are kept, leaving ones finish their requests.
