@@ -221,13 +221,25 @@ def compose_group(compose, declared=None):
 
 
 def compose_reach(compose):
-    """Compose's reach: in a running Redis instance's container, which has the admin's secret."""
-    instances, _ = compose.declared().of(compose.mode)
+    """Compose's reach: in a running Redis instance's container, which has the admin's secret
+    (found anew at each call, since a roll replaces them; `docker ps` answers quicker than
+    `docker compose ps`)."""
+    declared = compose.declared()
+    instances, _ = declared.of(compose.mode)
+    project = declared.config["name"]
 
     def reach(argv, stdin=None):
         for name in instances:
-            for container in compose.running(name):
-                command = ["docker", "exec", "-i", container, "sh", "-c", AS_ADMIN, "sh", *argv]
+            labels = [
+                f"label=com.docker.compose.project={project}",
+                f"label=com.docker.compose.service={name}",
+            ]
+            filters = [option for label in labels for option in ("--filter", label)]
+            found = docker.run(
+                "docker", "ps", "--quiet", *filters, "--filter", "status=running"
+            ).stdout.split()
+            if found:
+                command = ["docker", "exec", "-i", found[0], "sh", "-c", AS_ADMIN, "sh", *argv]
                 return docker.run(*command, check=False, stdin=stdin or "")
         raise Stop("no Redis instance is running: start the stack with 'make up'")
 
