@@ -66,15 +66,15 @@ bench:
 
 .PHONY: deploy  ## deploy to the Docker Swarm the CLI points at, as STACK (counter); SCALE, REGISTRY=host:port; PLAN=1 says what it would change
 deploy:
-	@deploy/swarm.sh deploy
+	@python3 -m control deploy
 
 .PHONY: deploy-scale  ## change the Swarm stack's web tier to SCALE replicas (required), with no downtime
 deploy-scale:
-	@deploy/swarm.sh scale
+	@python3 -m control deploy-scale
 
 .PHONY: undeploy  ## remove the Swarm stack; the count's volume stays unless REMOVE_DATA=yes
 undeploy:
-	@deploy/swarm.sh remove
+	@python3 -m control undeploy
 
 .PHONY: swarm-lab  ## a swarm of three Docker engines in containers, and a registry, on this host
 swarm-lab:
@@ -97,7 +97,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/hadolint */Dockerfile bench/baselines/Dockerfile scripts/standin/*.Dockerfile lab/*.Dockerfile
-	$(VENV)/bin/shellcheck -x scripts/*.sh scripts/lib/*.sh deploy/*.sh lab/*.sh redis/*.sh lb/entrypoint.sh .ci/run
+	$(VENV)/bin/shellcheck -x scripts/*.sh scripts/lib/*.sh lab/*.sh redis/*.sh lb/entrypoint.sh .ci/run
 
 .PHONY: test  ## lint, then run every test: unit, integration and end-to-end in Docker
 test: lint

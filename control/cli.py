@@ -12,48 +12,38 @@ environment:
   monitor                  Prometheus and the exporters beside the running stack (monitor.py)
   redis-mode               a switch of REDIS_MODE that keeps the count (redis_mode.py; run by make up)
 
-The Redis group's steps, for the scripts that are still bash (redis.py):
-  redis-wait SECONDS       under Compose, until the group can take a failover and acknowledge
-                           increments
-  swarm-redis-wait --reach CONTAINER SECONDS
-  swarm-redis-roll --reach CONTAINER --stack STACK --replicas N --image SERVICE=IMAGE...
-                   --resolve WHEN --timeout SECONDS NAME...
-                           the same wait on Swarm, reached from CONTAINER; and the roll of the
-                           changed members NAME..., one at a time, each deployed (swarm.py) from
-                           the Compose configuration on standard input
+  deploy, deploy-scale, undeploy
+                           the stack on Docker Swarm (deploy.py)
 
-Facts, for the scripts that are still bash:
+For the scripts that are still bash:
+  redis-wait SECONDS       under Compose, until the Redis group can take a failover and
+                           acknowledge increments (redis.py)
+
+Facts:
   setting NAME [DEFAULT]   NAME's value: the environment, then .env, then DEFAULT (or its own),
                            checked (settings.py)
   topology WHAT [ARGS]     what docker-compose.yml declares of Redis, from `docker compose config
                            --format json` on standard input (topology.py says what WHAT may be)
-  swarm-steps STACK        what `make deploy` does to the deployed STACK (plan.py), from the stack
-                           file on standard input: a line a step, its action, its service and the
-                           line that says it, tab-separated
   stackfile ARGS           the stack file Swarm gets, from `docker compose config --format json`
                            on standard input (stackfile.py)
 
 An operation that cannot go on says why in one line on standard error, after its name, and exits
 1 (a fact, without the name: its caller says whose it is); a command line that is wrong exits 2."""
 
-import argparse
-import json
 import os
 import sys
 
 from control import (
+    deploy,
     load,
     monitor,
-    plan,
     redis,
     redis_mode,
     reset,
     rotate,
-    running,
     scale,
     settings,
     stackfile,
-    swarm,
     topology,
     up,
 )
@@ -62,6 +52,9 @@ from control.errors import Stop
 
 OPERATIONS = {
     "up": up.main,
+    "deploy": deploy.deploy,
+    "deploy-scale": deploy.scale,
+    "undeploy": deploy.remove,
     "scale": scale.main,
     "reset": reset.main,
     "rotate-certs": rotate.main,
@@ -71,7 +64,7 @@ OPERATIONS = {
     "monitor": monitor.main,
     "redis-mode": redis_mode.main,
 }
-GROUP_STEPS = ("redis-wait", "swarm-redis-wait", "swarm-redis-roll")
+GROUP_STEPS = ("redis-wait",)
 
 
 def main(argv):
@@ -99,9 +92,6 @@ def fact(command, args):
         print(settings.setting(*args))
     elif command == "topology" and args:
         return topology.main(args)
-    elif command == "swarm-steps" and len(args) == 1:
-        for step in swarm_steps(args[0], json.load(sys.stdin)):
-            print(f"{step.action}\t{step.service}\t{step.reason}")
     elif command == "stackfile":
         return stackfile.main(args)
     else:
@@ -111,50 +101,7 @@ def fact(command, args):
 
 
 def group_step(command, args):
-    """One of the Redis group's steps (GROUP_STEPS), as make up and make deploy take them."""
-    if command.startswith("swarm-"):
-        compose = Compose(os.environ, redis_tls="on")
-        parser = argparse.ArgumentParser(prog=f"python3 -m control {command}")
-        parser.add_argument("--reach", required=True)
-        if command == "swarm-redis-roll":
-            for option in ("--stack", "--resolve"):
-                parser.add_argument(option, required=True)
-            parser.add_argument("--replicas", type=int, required=True)
-            parser.add_argument("--timeout", type=int, required=True)
-            parser.add_argument("--image", action="append", default=[], metavar="SERVICE=IMAGE")
-        parser.add_argument("what", nargs="+")
-        options = parser.parse_args(args)
-        reach = swarm.reach(options.reach)
-        acknowledging = int(settings.setting("REDIS_ACK_REPLICAS", "1", environ=compose.environ))
-        group = redis.Group(compose.declared(), compose.mode, reach, acknowledging)
-    else:
-        compose = Compose(os.environ)
-        options = argparse.Namespace(what=args)
-        group = redis.compose_group(compose)
-    if command.endswith("-wait"):
-        group.wait(int(options.what[0]))
-    else:
-        images = dict(pair.split("=", 1) for pair in options.image)
-        deployment = swarm.Deployment(
-            options.stack,
-            options.replicas,
-            images,
-            options.resolve,
-            json.load(sys.stdin),
-            options.timeout,
-            options.what,
-        )
-        group.roll(deployment.replace, options.what)
-
-
-def swarm_steps(stack, stack_file):
-    """plan.swarm_plan for the deployed STACK and its new stack file."""
-    compose = Compose(os.environ, redis_tls="on")
-    declared = compose.declared()
-    services = stack_file["services"]
-    want = {
-        name: plan.Service(s["deploy"]["labels"]["counter.spec"], s["image"]) for name, s in services.items()
-    }
-    names = [declared.single, *[name for name in services if name != declared.single]]
-    have, tls = running.deployed(stack, names)
-    return plan.swarm_plan(declared, compose.mode, compose.environ["REDIS_TLS"], want, have, tls)
+    """The Redis group's wait under Compose, as make bench takes it."""
+    if len(args) != 1 or not args[0].isdigit():
+        raise Stop(f"usage: python3 -m control {command} SECONDS")
+    redis.compose_group(Compose(os.environ)).wait(int(args[0]))

@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 from control.errors import Stop
 
@@ -30,6 +31,15 @@ def shown(*args, env=None):
         print(line, end="", flush=True)
         lines.append(line.rstrip("\n"))
     return process.wait(), lines
+
+
+def quietly(what, *args, env=None):
+    """`args` run quietly; if they fail, their last lines, and a Stop saying WHAT failed."""
+    done = run(*args, check=False, env=env)
+    if done.returncode != 0:
+        print("\n".join((done.stdout + done.stderr).splitlines()[-15:]), file=sys.stderr, flush=True)
+        raise Stop(f"{what} failed (its last lines are above)")
+    return done
 
 
 def passed(*args, env=None):

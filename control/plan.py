@@ -1,6 +1,6 @@
 """What `make up` and `make deploy` do to a running stack, in order, and why: pure functions from
 what is declared and what runs (read by running.py) to a list of steps, each with the line that
-says it. control/up.py (`ship`) and deploy/swarm.sh carry the steps out; `make up PLAN=1`
+says it. control/up.py and control/deploy.py carry the steps out; `make up PLAN=1`
 and `make deploy PLAN=1` print them and change nothing.
 
 Under Compose (`plan`), the order, each service replaced its own way:

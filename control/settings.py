@@ -111,8 +111,9 @@ def whole_number(name, value, low, high):
     return int(value)
 
 
-# web replicas when SCALE is not given, where a default makes sense (make up)
-DEFAULT_SCALE = 3
+# web replicas when SCALE is not given, where a default makes sense (make up); the most SCALE
+# may ask for unless MAX_SCALE says otherwise
+DEFAULT_SCALE, DEFAULT_MAX_SCALE = 3, 64
 
 
 def plan_only(environ):
@@ -129,7 +130,7 @@ def web_replicas(usage=None, environ=None):
     """SCALE, the web replicas asked for (1 to MAX_SCALE, 64), checked; without SCALE, the
     default, or where there is none (`usage` says how to give it) a refusal that asks for it."""
     environ = os.environ if environ is None else environ
-    most = whole_number("MAX_SCALE", environ.get("MAX_SCALE") or "64", 1, 1000)
+    most = whole_number("MAX_SCALE", environ.get("MAX_SCALE") or str(DEFAULT_MAX_SCALE), 1, 1000)
     if "SCALE" not in environ:
         if usage:
             raise SettingError(f"say how many web replicas: {usage} SCALE=N (1 to {most})")

@@ -1,7 +1,7 @@
 """The Swarm stack file, made from the Compose file: `docker compose config --format json` in,
 a stack file for `docker stack deploy` out. Every way the services differ on Swarm from Compose
 is here; how `make deploy` drives Swarm (building and pushing, node labels, waiting, the Redis
-group's order) is deploy/swarm.sh.
+group's order) is deploy.py.
 
 - Images: Swarm cannot build, so each service runs the image `make deploy` built and tagged by
   its content (a redeploy of changed code is a new tag, so the service really updates).

@@ -1,7 +1,7 @@
-"""The stack on Docker Swarm, as `make deploy` rolls its Redis group (the rest of deploy is still
-deploy/swarm.sh): a member replaced is deployed with its new definition, the members not yet
-rolled left out of the stack file (so they run on as they are), and waited for until its task
-runs that definition; the group is reached from a container on the stack's back network."""
+"""The stack on Docker Swarm, as `make deploy` rolls its Redis group (deploy.py does the rest): a
+member replaced is deployed with its new definition, the members not yet rolled left out of the
+stack file (so they run on as they are), and waited for until its task runs that definition; the
+group is reached from a container on the stack's back network."""
 
 import json
 import tempfile
@@ -21,20 +21,20 @@ class Deployment:
         self.timeout = timeout  # DEPLOY_TIMEOUT, s
         self.omitted = list(omitted)
 
-    def deploy(self):
-        """The stack file, but for the omitted services, deployed."""
-        stack = stackfile.stack_file(self.config, self.stack, self.images, self.replicas, self.omitted)
+    def stack_file(self):
+        """The stack file, but for the omitted services."""
+        return stackfile.stack_file(self.config, self.stack, self.images, self.replicas, self.omitted)
+
+    def deploy(self, *prune):
+        """The stack file, but for the omitted services, deployed (with "--prune": and nothing else)."""
         with tempfile.NamedTemporaryFile("w", suffix=".json") as written:
-            json.dump(stack, written)
+            json.dump(self.stack_file(), written)
             written.flush()
-            done = docker.run(
-                *("docker", "stack", "deploy", "--resolve-image", self.resolve, "--with-registry-auth"),
-                *("--compose-file", written.name, self.stack),
-                check=False,
+            docker.quietly(
+                "docker stack deploy",
+                *("docker", "stack", "deploy", *prune, "--resolve-image", self.resolve),
+                *("--with-registry-auth", "--compose-file", written.name, self.stack),
             )
-        if done.returncode != 0:
-            print("\n".join((done.stdout + done.stderr).splitlines()[-15:]), flush=True)
-            raise Stop("docker stack deploy failed (its last lines are above)")
 
     def replace(self, service):
         """A member of the Redis group deployed with its new definition, and running it."""
@@ -56,7 +56,7 @@ class Deployment:
                     f"the update of {service} failed, so Swarm rolls it back and {image} serves on "
                     f"({update.get('Message', '')})"
                 )
-            want = spec["Spec"]["Mode"].get("Replicated", {}).get("Replicas")
+            want = wanted_tasks(name)
             running = current_tasks(name, spec)
             if running == want and update.get("State") not in ("updating", "rollback_started"):
                 return
@@ -72,6 +72,16 @@ class Deployment:
                     "(its tasks are above)"
                 )
             time.sleep(1)
+
+
+def wanted_tasks(name):
+    """How many tasks the service wants: its replicas, or one per eligible node (global)."""
+    listed = docker.run("docker", "service", "ls", "--filter", f"name={name}", "--format", "{{json .}}")
+    for line in listed.stdout.splitlines():
+        service = json.loads(line)
+        if service["Name"] == name:
+            return int(service["Replicas"].split("/")[1].split()[0])
+    return None
 
 
 # What a task's container runs, with which settings, secrets, configs and mounts: Swarm fills in
@@ -98,7 +108,7 @@ def current_tasks(name, spec):
 
 def reach(container):
     """Swarm's reach of the Redis group: `container`, on the stack's back network, has the admin's
-    password and certificate (deploy/swarm.sh starts it)."""
+    password and certificate (deploy.py starts it)."""
 
     def run(argv, stdin=None):
         return docker.run("docker", "exec", "-i", container, *argv, check=False, stdin=stdin or "")

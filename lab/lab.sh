@@ -7,7 +7,7 @@
 #   env    print those settings again: eval "$(lab/lab.sh env)" (NODE=node-2 for another node)
 # Each node runs a load balancer, and web replicas run on node-2 and node-3 (node-1 is labelled
 # counter.web=false). `make deploy`, run against node-1, places the Redis group: the one Redis on
-# node-1, and under Sentinel one instance and one sentinel on each node (deploy/swarm.sh).
+# node-1, and under Sentinel one instance and one sentinel on each node (control/deploy.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/checks.sh

@@ -11,7 +11,6 @@ cd "$(dirname "$0")/.."
 source scripts/lib/checks.sh
 source scripts/lib/compose.sh
 source scripts/lib/explain.sh
-source scripts/lib/probes.sh
 source scripts/lib/redis.sh
 
 replicas=${BENCH_REPLICAS-1 2 3 4}
@@ -84,7 +83,8 @@ BENCH_CGROUP=/sys/fs/cgroup python3 bench/probes.py --out "$report/probes.json" 
 mapfile -t smallest < <(tier web smallest; tier redis $(instances))
 say "point by point, $repeat times each: warm-up ${warmup} s, then ${duration} s measured (twice for the stack: at full and 80% rate)"
 for n in $replicas; do
-  scale_web "$n"
+  compose_or_explain "scaling web to $n replicas" up --detach --no-build --no-deps --no-recreate \
+    --scale "web=$n" --wait web
   stack
   for r in $(seq "$repeat"); do
     measure "stack $n" stack "$n" "$r" --url http://lb:8080/ --count-url http://lb:8080/count --paced 0.8 "${tiers[@]}"

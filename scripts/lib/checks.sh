@@ -16,32 +16,6 @@ check_pattern() {
   [[ $2 =~ $3 ]] || die "$1 must be $4, got '$2'"
 }
 
-
-# The number of web replicas asked for, SCALE (a whole number from 1 to MAX_SCALE, 64), checked:
-# `web_replicas DEFAULT` sets `scale` to SCALE or DEFAULT; `web_replicas "" USAGE` requires SCALE.
-# shellcheck disable=SC2034  # for the scripts that source this file
-DEFAULT_SCALE=3
-web_replicas() {
-  local most=${MAX_SCALE:-64}
-  check_range MAX_SCALE "$most" 1 1000
-  if [ -z "${SCALE+set}" ]; then
-    [ -n "$1" ] || die "say how many web replicas: $2 SCALE=N (1 to $most)"
-    scale=$1
-    return
-  fi
-  check_range SCALE "$SCALE" 1 "$most"
-  # shellcheck disable=SC2034  # the caller's
-  scale=$SCALE
-}
-
-# PLAN=1: say what the change would do, and change nothing (make up, make deploy); else empty or 0.
-check_plan() {
-  case "${PLAN:-}" in
-    "" | 0 | 1) ;;
-    *) die "PLAN must be 1 (say what would change, and change nothing) or empty, got '$PLAN'" ;;
-  esac
-}
-
 require_docker() {
   command -v docker >/dev/null 2>&1 || die "Docker is not installed: see README.md, Prerequisites"
   docker info >/dev/null 2>&1 || die "the Docker engine does not answer: start it (dockerd or Docker Desktop)"
@@ -79,15 +53,4 @@ quietly() {
     die "$what failed (its last lines are above)"
   fi
   rm -f "$output"
-}
-
-# Whether NAME is among the other arguments: among NAME WORD...
-among() { local name=$1; shift; [[ " $* " == *" $name "* ]]; }
-
-# Run a step and say how long it took: timed WHAT COMMAND...
-timed() {
-  local what=$1 started=$SECONDS
-  shift
-  "$@"
-  say "$what: done in $((SECONDS - started)) s"
 }

@@ -58,15 +58,3 @@ published() {
     *) echo "$address" ;;
   esac
 }
-
-# Change the running stack's web tier to N replicas, each healthy, and given the load balancer's
-# ADDRESS, wait until it has reached each one: scale_web N [ADDRESS]. Only web changes: no
-# rebuild, running replicas are kept, leaving ones finish their requests.
-scale_web() {
-  local names=()
-  compose_or_explain "scaling web to $1 replicas" up --detach --no-build --no-deps --no-recreate \
-    --scale "web=$1" --wait web
-  [ -n "${2:-}" ] || return 0
-  mapfile -t names < <(running web | cut -c1-12)
-  wait_served_by_all "$2" "${names[@]}"
-}

@@ -79,7 +79,7 @@ def test_deploy_outside_swarm_mode_says_how_to_make_one(docker_engine_alone):
     done = stack.make("deploy", check=False)
     assert done.returncode != 0
     assert done.stderr.splitlines()[0] == (
-        "swarm.sh: this Docker engine is not in swarm mode: make or join a swarm first "
+        "deploy: this Docker engine is not in swarm mode: make or join a swarm first "
         "('docker swarm init'), then deploy"
     )
 
@@ -287,7 +287,7 @@ def test_a_broken_image_is_rolled_back_by_swarm_while_serving_goes_on(deployed, 
     result = deployed.load(clients=16, seconds=45, during=broken_update)
     done = outcome["deploy"]
     assert done.returncode != 0
-    assert "swarm.sh: the update of web failed, so Swarm rolls it back" in done.stderr
+    assert "deploy: the update of web failed, so Swarm rolls it back" in done.stderr
     wait_for(lambda: deployed.healthy("web") >= 3, 60, "3 healthy web replicas", interval=1)
     assert deployed.image("web") == good_image
     assert result.failed_by_the_stack() == [], (result.attempts, result.stalls)
@@ -299,7 +299,7 @@ def test_deploy_refuses_a_registry_that_does_not_answer(deployed):
     done = deployed.make("deploy", f"REGISTRY=127.0.0.1:{port}", check=False)
     assert done.returncode != 0
     assert done.stderr.splitlines()[0] == (
-        f"swarm.sh: the registry at 127.0.0.1:{port} does not answer: "
+        f"deploy: the registry at 127.0.0.1:{port} does not answer: "
         "start it, or set REGISTRY to one that does"
     )
 

@@ -122,7 +122,7 @@ class LabStack(Stack):
 
     def placed_on(self):
         """{service: node} of the Redis group: `make deploy` labels a node counter.<service>=true
-        for each instance and sentinel (deploy/swarm.sh), this node's first."""
+        for each instance and sentinel (control/deploy.py), this node's first."""
         placed = {}
         for node in NODES:
             labels = self.docker("node", "inspect", node, "--format", "{{json .Spec.Labels}}")
@@ -301,7 +301,7 @@ def test_deploy_to_several_nodes_without_a_registry_is_refused(lab):
     done = stack.make("deploy", "REGISTRY=", check=False)
     assert done.returncode != 0
     assert done.stderr.splitlines()[0] == (
-        "swarm.sh: this swarm has 3 nodes and only this one has the images: "
+        "deploy: this swarm has 3 nodes and only this one has the images: "
         "set REGISTRY=host:port of a registry every node can pull from"
     )
 

@@ -31,7 +31,7 @@ def test_help_is_the_default_and_lists_every_target_once():
 
 @pytest.mark.parametrize(
     "target, script",
-    [("up", "up"), ("scale", "scale"), ("deploy", "swarm.sh"), ("deploy-scale", "swarm.sh")],
+    [("up", "up"), ("scale", "scale"), ("deploy", "deploy"), ("deploy-scale", "deploy-scale")],
 )
 @pytest.mark.parametrize("scale", ["0", "abc", "-1", "65", "3.5", ""])
 def test_bad_scale_is_refused_before_anything_starts(target, script, scale):
@@ -74,7 +74,7 @@ def test_bench_refuses_a_replica_list_without_one():
 
 def test_deploy_refuses_a_registry_that_is_not_host_and_port():
     assert refusal("deploy", "REGISTRY=http://example") == (
-        "swarm.sh: REGISTRY must be a registry's host:port, such as 127.0.0.1:5000, got 'http://example'"
+        "deploy: REGISTRY must be a registry's host:port, such as 127.0.0.1:5000, got 'http://example'"
     )
 
 
