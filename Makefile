@@ -86,7 +86,7 @@ swarm-lab-down:
 
 .PHONY: secrets  ## make the Redis passwords and TLS certificates if missing (make up does this); ROTATE=certs renews the certificates
 secrets:
-	@scripts/secrets.sh
+	@python3 -m control secrets
 
 .PHONY: offline-images  ## build stand-ins for the base images from Debian's packages (no registry needed)
 offline-images:

@@ -11,6 +11,8 @@ environment:
   load, load-ui, check     locust against the running stack, and the exactness verdict (load.py)
   monitor                  Prometheus and the exporters beside the running stack (monitor.py)
   redis-mode               a switch of REDIS_MODE that keeps the count (redis_mode.py; run by make up)
+  secrets                  Redis's passwords, users and TLS certificates, made where missing
+                           (secrets.py; make up and make deploy run it too)
 
   deploy, deploy-scale, undeploy
                            the stack on Docker Swarm (deploy.py)
@@ -42,6 +44,7 @@ from control import (
     reset,
     rotate,
     scale,
+    secrets,
     settings,
     stackfile,
     topology,
@@ -52,6 +55,7 @@ from control.errors import Stop
 
 OPERATIONS = {
     "up": up.main,
+    "secrets": secrets.main,
     "deploy": deploy.deploy,
     "deploy-scale": deploy.scale,
     "undeploy": deploy.remove,

@@ -7,6 +7,8 @@ On Swarm, Redis's traffic crosses the network between machines: over TLS unless 
 the environment or .env). How Swarm differs from Compose is all in stackfile.py; what a deploy
 replaces, in plan.py; the Redis group's roll, in redis.py and swarm.py."""
 
+import contextlib
+import io
 import json
 import re
 import shutil
@@ -14,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from control import docker, plan, probes, redis, running, settings, stackfile, topology
+from control import docker, plan, probes, redis, running, secrets, settings, stackfile, topology
 from control.compose import Compose
 from control.errors import Stop
 from control.explain import quiet_or_explain
@@ -136,7 +138,8 @@ def deploy(environ):
         )
     if registry and probes.request(registry, "GET", "/v2/")[0] == 0:
         raise Stop(f"the registry at {registry} does not answer: start it, or set REGISTRY to one that does")
-    docker.quietly("making the secrets", "scripts/secrets.sh")
+    with contextlib.redirect_stdout(io.StringIO()):  # what was made: said by make secrets
+        secrets.main(environ)
     compose, stack = swarm.compose, swarm.stack
     say("building the images")
     builder = Compose({**compose.environ, "COMPOSE_PROJECT_NAME": stack}, redis_tls="on")

@@ -1,13 +1,14 @@
 """`make monitor`: Prometheus and the nginx and Redis exporters beside the running stack (Compose
 profile monitoring), then where Prometheus's UI is. Its rules and their tests: monitoring/."""
 
+import contextlib
+import io
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from control import docker, probes, redis
+from control import docker, probes, redis, secrets
 from control.compose import Compose
 from control.errors import Stop
 from control.explain import or_explain
@@ -21,14 +22,14 @@ def main(environ):
     docker.require_docker()
     compose = Compose(environ, profiles=["monitoring"])
     compose.require_running_stack()
-    if subprocess.run(["scripts/secrets.sh"], stdout=subprocess.DEVNULL).returncode != 0:
-        raise Stop("the secrets could not be made (the reason is above)")
+    with contextlib.redirect_stdout(io.StringIO()):  # what was made: said by make secrets
+        secrets.main(environ)
     declared = compose.declared()
     group = redis.Group(declared, compose.mode, redis.compose_reach(compose))
     # A stack started before the exporter's Redis user existed learns of it now.
     for name in group.instances:
         if compose.running(name) and group.admin(name, "ACL", "LOAD") != "OK":
-            raise Stop(f"{name} refused to reload its users (scripts/secrets.sh made them)")
+            raise Stop(f"{name} refused to reload its users (make secrets made them)")
     # What Prometheus and the exporter read, from the topology in docker-compose.yml: every
     # instance and sentinel of this REDIS_MODE, and the exporter's password for each address
     # (rediss:// is over TLS, as REDIS_TLS=on has them).

@@ -1,5 +1,5 @@
 """After `make secrets ROTATE=certs`: the running Compose stack takes up its renewed certificates
-with no request lost. Compose mounts each secret file as it is, and certificates.sh rewrote them
+with no request lost. Compose mounts each secret file as it is, and secrets.py rewrote them
 in place, so every container sees the new ones at once: each Redis instance reloads its own
 (CONFIG SET tls-cert-file: new connections get the new certificate, open ones carry on); the
 sentinels, which cannot reload, restart one at a time, each back among the others before the

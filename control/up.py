@@ -13,11 +13,10 @@ once; here each service is replaced its own way, each step said and timed:
                    settings: the container replaced (connections refused or cut for a moment)"""
 
 import json
-import subprocess
 import sys
 import time
 
-from control import docker, plan, probes, redis, redis_mode, running, settings, stale
+from control import docker, plan, probes, redis, redis_mode, running, secrets, settings, stale
 from control.compose import Compose
 from control.errors import Stop
 from control.explain import or_explain, quiet_or_explain
@@ -36,8 +35,7 @@ def main(environ):
     planning = settings.plan_only(environ)
     compose = Compose(environ)
     docker.require_docker()
-    if subprocess.run(["scripts/secrets.sh"]).returncode != 0:
-        raise Stop("the secrets were not made (the reason is above)")
+    secrets.main(environ)
     if not planning:
         redis_mode.main(environ)
     say("building the images")

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The TLS part of an instance's or a sentinel's configuration under REDIS_TLS=on (start-redis and
 # start-sentinel add it): TLS on the usual port and no plain port at all; only clients with a
-# certificate from the stack's authority get in (scripts/certificates.sh); and replicas reach their
+# certificate from the stack's authority get in (control/secrets.py); and replicas reach their
 # primary, and sentinels Redis and each other, over TLS too.
 #   tls-conf PORT SECRETS_DIR
 set -eu

@@ -48,7 +48,7 @@ printf '{"replicas": "%s", "warmup": %s, "duration": %s, "connections": %s, "web
   "$replicas" "$warmup" "$duration" "$connections" "$web_cpus" "$repeat" "$idle" \
   "${LB_CPUS:-1}" "${REDIS_CPUS:-1}" "$(nproc)" >"$report/settings.json"
 
-scripts/secrets.sh >/dev/null
+python3 -m control secrets >/dev/null
 say "starting the benchmark stack ($COMPOSE_PROJECT_NAME; each replica limited to $web_cpus of a core)"
 build_or_explain "building the benchmark's images" --profile bench build
 compose_or_explain "starting the benchmark stack" --profile bench up --detach --wait --scale web=1 lb tutorial \

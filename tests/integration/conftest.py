@@ -17,7 +17,9 @@ def secrets_dir(tmp_path_factory):
     """The Redis users and passwords, as `make secrets` makes them."""
     directory = tmp_path_factory.mktemp("secrets")
     env = {"SECRETS_DIR": str(directory), "PATH": "/usr/bin:/bin"}
-    subprocess.run(["bash", "scripts/secrets.sh"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "control", "secrets"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
     return directory
 
 

@@ -46,7 +46,10 @@ def connect_as(server, secrets_dir, username):
 def test_secrets_are_made_once_and_kept(secrets_dir):
     before = password(secrets_dir, "redis_app_password")
     subprocess.run(
-        ["bash", "scripts/secrets.sh"], cwd=ROOT, env={"SECRETS_DIR": str(secrets_dir)}, check=True
+        [sys.executable, "-m", "control", "secrets"],
+        cwd=ROOT,
+        env={"SECRETS_DIR": str(secrets_dir)},
+        check=True,
     )
     assert password(secrets_dir, "redis_app_password") == before
     assert len(before) == 48

@@ -1,9 +1,10 @@
 """Redis over TLS (REDIS_TLS=on): a real redis-server configured by redis/tls-conf.sh with the
-certificates scripts/certificates.sh makes. Only a client with a valid certificate from the
+certificates make secrets makes (control/secrets.py). Only a client with a valid certificate from the
 stack's own authority gets in; the app is such a client."""
 
 import shutil
 import subprocess
+import sys
 
 import pytest
 from redis import Redis
@@ -16,11 +17,11 @@ from helpers.support import ROOT, RedisServer, users_file, wait_for
 
 
 def certificates(directory, **env):
-    """certificates.sh into `directory`: its output."""
+    """make secrets into `directory`: its output."""
     done = subprocess.run(
-        ["bash", "scripts/certificates.sh", str(directory)],
+        [sys.executable, "-m", "control", "secrets"],
         cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", **env},
+        env={"PATH": "/usr/bin:/bin", "SECRETS_DIR": str(directory), **env},
         capture_output=True,
         text=True,
         check=True,
@@ -171,10 +172,14 @@ def test_your_own_authority_without_its_key_keeps_your_certificates_and_names_a_
     assert (tmp_path / "redis_tls_app.pem").read_text() == yours
     (tmp_path / "redis_tls_exporter.pem").unlink()
     done = subprocess.run(
-        ["bash", "scripts/certificates.sh", str(tmp_path)], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "control", "secrets"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "SECRETS_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
-        f"make secrets: no {tmp_path}/redis_tls_ca.key to make {tmp_path}/redis_tls_exporter.pem with: "
+        f"secrets: no {tmp_path}/redis_tls_ca.key to make {tmp_path}/redis_tls_exporter.pem with: "
         "put the certificate and key of your authority's making there (one file)"
     ]
