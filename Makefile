@@ -1,4 +1,5 @@
-# counter: `make help` lists what you can do. Defaults of the variables live in the scripts.
+# counter: `make help` lists what you can do. Most targets run `python3 -m control TARGET`, whose
+# settings have their defaults in control/ and docker-compose.yml.
 
 SHELL := bash
 .DEFAULT_GOAL := help
@@ -62,7 +63,7 @@ monitor:
 
 .PHONY: bench  ## measure throughput and latency at BENCH_REPLICAS (1 2 3 4) against baselines; reports/bench-*
 bench:
-	@scripts/bench.sh
+	@python3 -m control bench
 
 .PHONY: deploy  ## deploy to the Docker Swarm the CLI points at, as STACK (counter); SCALE, REGISTRY=host:port; PLAN=1 says what it would change
 deploy:
@@ -78,11 +79,11 @@ undeploy:
 
 .PHONY: swarm-lab  ## a swarm of three Docker engines in containers, and a registry, on this host
 swarm-lab:
-	@lab/lab.sh up
+	@python3 -m control swarm-lab
 
 .PHONY: swarm-lab-down  ## remove the swarm lab
 swarm-lab-down:
-	@lab/lab.sh down
+	@python3 -m control swarm-lab-down
 
 .PHONY: secrets  ## make the Redis passwords and TLS certificates if missing (make up does this); ROTATE=certs renews the certificates
 secrets:
@@ -90,14 +91,14 @@ secrets:
 
 .PHONY: offline-images  ## build stand-ins for the base images from Debian's packages (no registry needed)
 offline-images:
-	@scripts/offline-images.sh
+	@python3 -m control offline-images
 
 .PHONY: lint  ## check style and the Dockerfiles and shell scripts (ruff, hadolint, shellcheck)
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/hadolint */Dockerfile bench/baselines/Dockerfile scripts/standin/*.Dockerfile lab/*.Dockerfile
-	$(VENV)/bin/shellcheck -x scripts/*.sh scripts/lib/*.sh lab/*.sh redis/*.sh lb/entrypoint.sh .ci/run
+	$(VENV)/bin/shellcheck -x redis/*.sh lb/entrypoint.sh .ci/run
 
 .PHONY: test  ## lint, then run every test: unit, integration and end-to-end in Docker
 test: lint

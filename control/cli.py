@@ -11,6 +11,11 @@ environment:
   load, load-ui, check     locust against the running stack, and the exactness verdict (load.py)
   monitor                  Prometheus and the exporters beside the running stack (monitor.py)
   redis-mode               a switch of REDIS_MODE that keeps the count (redis_mode.py; run by make up)
+  swarm-lab, swarm-lab-down, lab-env
+                           the swarm lab: three Docker engines in containers, and a registry;
+                           lab-env prints the settings that point make at it (lab.py)
+  bench                    throughput, latency and CPU per tier against baselines (bench.py)
+  offline-images           stand-ins for the base images from Debian's packages (images.py)
   secrets                  Redis's passwords, users and TLS certificates, made where missing
                            (secrets.py; make up and make deploy run it too)
 
@@ -36,7 +41,10 @@ import os
 import sys
 
 from control import (
+    bench,
     deploy,
+    images,
+    lab,
     load,
     monitor,
     redis,
@@ -56,6 +64,11 @@ from control.errors import Stop
 OPERATIONS = {
     "up": up.main,
     "secrets": secrets.main,
+    "bench": bench.main,
+    "offline-images": images.main,
+    "swarm-lab": lab.up,
+    "swarm-lab-down": lab.down,
+    "lab-env": lab.env,
     "deploy": deploy.deploy,
     "deploy-scale": deploy.scale,
     "undeploy": deploy.remove,

@@ -70,3 +70,25 @@ def require_docker():
 
 def environment(**extra):
     return {**os.environ, **extra}
+
+
+def piped(first, second, env=None):
+    """`first`'s output into `second`, both quietly: whether both succeeded."""
+    sender = subprocess.Popen(first, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    receiver = subprocess.run(second, stdin=sender.stdout, capture_output=True, env=env)
+    sender.stdout.close()
+    return sender.wait() == 0 and receiver.returncode == 0
+
+
+def free_network(prefix, env=None):
+    """The first three numbers of a /24 under PREFIX (two numbers, such as 10.210) that Docker takes
+    for a new network now. Each is tried for real: an engine can hold an address range that no
+    network it lists uses."""
+    probe = f"counter-free-network-{os.getpid()}"
+    for n in range(1, 255):
+        created = run("docker", "network", "create", "--internal", "--subnet", f"{prefix}.{n}.0/24", probe,
+                      check=False, env=env)  # fmt: skip
+        if created.returncode == 0:
+            run("docker", "network", "rm", probe, env=env)
+            return f"{prefix}.{n}"
+    raise Stop(f"no {prefix}.N.0/24 is free for a Docker network")

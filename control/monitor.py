@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from control import docker, probes, redis, secrets
+from control import docker, probes, redis, secrets, topology
 from control.compose import Compose
 from control.errors import Stop
 from control.explain import or_explain
@@ -36,12 +36,11 @@ def main(environ):
     scheme = "rediss" if compose.environ["REDIS_TLS"] == "on" else "redis"
     TARGETS.mkdir(parents=True, exist_ok=True)
     for kind in ("redis", "sentinel"):
-        addresses = declared.addresses(kind, compose.mode)
-        targets = [{"targets": addresses, "labels": {"__scheme": scheme}}] if addresses else []
-        (TARGETS / f"{kind}.json").write_text(json.dumps(targets) + "\n")
+        (TARGETS / f"{kind}.json").write_text(
+            json.dumps(topology.targets(declared, kind, compose.mode, scheme)) + "\n"
+        )
     password = Path("secrets/redis_exporter_password").read_text().strip()
-    every = declared.addresses("redis", "sentinel") + declared.addresses("sentinel", "sentinel")
-    PASSWORDS.write_text(json.dumps({f"{scheme}://exporter@{address}": password for address in every}))
+    PASSWORDS.write_text(json.dumps(topology.exporter_passwords(declared, password, scheme)))
     PASSWORDS.chmod(0o644)  # read by the exporter's user, as the other secrets
     or_explain(
         compose,

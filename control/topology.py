@@ -10,9 +10,6 @@ WHAT is one of:
   instances [MODE]   the Redis instances, the first primary first (MODE single: the one Redis)
   sentinels [MODE]   the sentinels (none under single)
   group [MODE]       the instances, then the sentinels
-  shell              all of it as bash assignments: INSTANCES, SENTINELS (arrays, as under
-                     Sentinel), SINGLE, PRIMARY_NAME, INSTANCE_PORT, SENTINEL_PORT, and PROJECT
-                     (the Compose project's name)
   sentinel-list      host:port of every sentinel, separated by commas (REDIS_SENTINELS)
   primary-name       the sentinels' name for the primary
   volumes NAME...    the Docker volumes (with the project's prefix) that these services mount
@@ -23,7 +20,6 @@ WHAT is one of:
 """
 
 import json
-import shlex
 import sys
 
 # Where the instances and sentinels listen: redis/start-redis.sh and redis/start-sentinel.sh.
@@ -82,8 +78,17 @@ def volumes(config, names):
     ]
 
 
-def words(names):
-    return " ".join(shlex.quote(name) for name in names)
+def targets(topology, kind, mode, scheme):
+    """Prometheus's file_sd targets of the instances or sentinels (KIND redis|sentinel) that run
+    under MODE, reached as SCHEME (redis, or rediss: over TLS)."""
+    addresses = topology.addresses(kind, mode)
+    return [{"targets": addresses, "labels": {"__scheme": scheme}}] if addresses else []
+
+
+def exporter_passwords(topology, password, scheme):
+    """redis_exporter's password file: each address any mode has, with the user, to PASSWORD."""
+    every = topology.addresses("redis", "sentinel") + topology.addresses("sentinel", "sentinel")
+    return {f"{scheme}://exporter@{address}": password for address in every}
 
 
 def answer(topology, what, args):
@@ -92,13 +97,6 @@ def answer(topology, what, args):
         instances, sentinels = topology.of(mode)
         names = {"instances": instances, "sentinels": sentinels, "group": instances + sentinels}[what]
         return "\n".join(names)
-    if what == "shell":
-        return (
-            f"INSTANCES=({words(topology.instances)}) SENTINELS=({words(topology.sentinels)}) "
-            f"SINGLE={shlex.quote(topology.single)} PRIMARY_NAME={shlex.quote(topology.primary_name)} "
-            f"INSTANCE_PORT={INSTANCE_PORT} SENTINEL_PORT={SENTINEL_PORT} "
-            f"PROJECT={shlex.quote(topology.config.get('name', ''))}"
-        )
     if what == "sentinel-list":
         return ",".join(topology.addresses("sentinel", "sentinel"))
     if what == "volumes":
@@ -106,15 +104,11 @@ def answer(topology, what, args):
     if what == "primary-name":
         return topology.primary_name
     if what == "targets":
-        kind, mode, scheme = args
-        addresses = topology.addresses(kind, mode)
-        return json.dumps([{"targets": addresses, "labels": {"__scheme": scheme}}] if addresses else [])
+        return json.dumps(targets(topology, *args))
     if what == "exporter-passwords":
         path, scheme = args
         with open(path) as secret:
-            password = secret.read().strip()
-        every = topology.addresses("redis", "sentinel") + topology.addresses("sentinel", "sentinel")
-        return json.dumps({f"{scheme}://exporter@{address}": password for address in every})
+            return json.dumps(exporter_passwords(topology, secret.read().strip(), scheme))
     raise TopologyError(f"no such question: {what}")
 
 

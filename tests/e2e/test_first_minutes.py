@@ -105,21 +105,21 @@ def test_bench_names_an_image_that_does_not_build(stack):
     done = stack.make("bench", "BENCH_REPLICAS=1", check=False, timeout=300)
     assert done.returncode != 0
     last = script_lines(done)[-1]
-    assert re.fullmatch("bench.sh: " + PIP_MISSING, last), last
+    assert re.fullmatch("bench: " + PIP_MISSING, last), last
 
 
 def offline_images(env, *user):
-    """`scripts/offline-images.sh` for a Debian suite with no base image yet, so it would bootstrap one."""
+    """`make offline-images` for a Debian suite with no base image yet, so it would bootstrap one."""
     env = dict(os.environ, STANDIN_SUITE="e2e-never-built", **env)
-    command = [*user, "bash", str(ROOT / "scripts" / "offline-images.sh")]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    command = [*user, "python3", "-m", "control", "offline-images"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode != 0
     return done.stderr.splitlines()
 
 
 def test_offline_images_without_debootstrap_says_how_to_get_it(docker):
     assert offline_images({"PATH": "/usr/local/bin:/usr/bin:/bin"}) == [  # debootstrap is in /usr/sbin
-        "offline-images.sh: debootstrap is not installed: install it (apt-get install debootstrap), "
+        "offline-images: debootstrap is not installed: install it (apt-get install debootstrap), "
         "then run 'make offline-images' again"
     ]
 
@@ -128,5 +128,5 @@ def test_offline_images_without_root_says_to_run_it_as_root(docker):
     docker_group = os.stat("/var/run/docker.sock").st_gid  # an unprivileged user who may use Docker
     nobody = ["setpriv", "--reuid=65534", "--regid=65534", f"--groups={docker_group}"]
     assert offline_images({}, *nobody) == [
-        "offline-images.sh: making the Debian base image needs root: run 'sudo make offline-images'"
+        "offline-images: making the Debian base image needs root: run 'sudo make offline-images'"
     ]

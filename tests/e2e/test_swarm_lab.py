@@ -16,6 +16,7 @@ exactly the successes.
 import json
 import os
 import subprocess
+import sys
 import time
 import uuid
 
@@ -258,7 +259,7 @@ class LabStack(Stack):
 
 def lab_settings(lab, node):
     done = subprocess.run(
-        ["lab/lab.sh", "env"],
+        [sys.executable, "-m", "control", "lab-env"],
         env=dict(os.environ, LAB_NAME=lab, NODE=node),
         capture_output=True,
         text=True,

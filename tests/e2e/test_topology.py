@@ -6,6 +6,7 @@ them): a fourth Redis instance and a renamed sentinel, added there alone, are fo
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -40,41 +41,45 @@ def tree(tmp_path_factory):
     return tree
 
 
-def bash(tree, script, **env):
+def topology(tree, *question):
+    """What `python3 -m control topology` answers of the tree's docker-compose.yml."""
+    config = subprocess.run(
+        ["docker", "compose", "--profile", "sentinel", "config", "--format", "json"],
+        cwd=tree, capture_output=True, text=True, check=True, env={**os.environ, "REDIS_SENTINELS": ""},
+    ).stdout  # fmt: skip
     done = subprocess.run(
-        ["bash", "-c", "set -euo pipefail; source scripts/lib/checks.sh; source scripts/lib/compose.sh; "
-         "source scripts/lib/redis.sh; " + script],
-        cwd=tree, capture_output=True, text=True, env={**os.environ, "REDIS_SENTINELS": "", **env},
+        [sys.executable, "-m", "control", "topology", *question],
+        input=config, cwd=tree, capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return done.stdout.split()
 
 
-def test_the_scripts_list_every_instance_and_sentinel(tree, docker):
-    assert bash(tree, "instances", REDIS_MODE="sentinel") == ["redis", "redis-2", "redis-3", "redis-4"]
-    assert bash(tree, "sentinels", REDIS_MODE="sentinel") == ["sentinel-1", "sentinel-2", "sentinel-c"]
-    assert bash(tree, "instances", REDIS_MODE="single") == ["redis"]  # bench's single tier
+def test_make_lists_every_instance_and_sentinel(tree, docker):
+    assert topology(tree, "instances", "sentinel") == ["redis", "redis-2", "redis-3", "redis-4"]
+    assert topology(tree, "sentinels", "sentinel") == ["sentinel-1", "sentinel-2", "sentinel-c"]
+    assert topology(tree, "instances", "single") == ["redis"]  # bench's single tier
     # What the app and every instance are given (REDIS_SENTINELS): make up exports it.
-    (listed,) = bash(tree, "topology sentinel-list")
+    (listed,) = topology(tree, "sentinel-list")
     assert listed == "sentinel-1:26379,sentinel-2:26379,sentinel-c:26379"
 
 
 def test_prometheus_targets_name_every_instance_and_sentinel(tree, docker):
-    targets = json.loads(" ".join(bash(tree, "topology targets redis sentinel redis")))
+    targets = json.loads(" ".join(topology(tree, "targets", "redis", "sentinel", "redis")))
     assert targets == [
         {
             "targets": [f"{name}:6379" for name in ("redis", "redis-2", "redis-3", "redis-4")],
             "labels": {"__scheme": "redis"},
         }
     ]
-    sentinels = json.loads(" ".join(bash(tree, "topology targets sentinel sentinel rediss")))
+    sentinels = json.loads(" ".join(topology(tree, "targets", "sentinel", "sentinel", "rediss")))
     assert sentinels == [
         {
             "targets": ["sentinel-1:26379", "sentinel-2:26379", "sentinel-c:26379"],
             "labels": {"__scheme": "rediss"},
         }
     ]
-    assert json.loads(" ".join(bash(tree, "topology targets sentinel single redis"))) == []
+    assert json.loads(" ".join(topology(tree, "targets", "sentinel", "single", "redis"))) == []
 
 
 def test_the_swarm_stack_places_every_instance_and_sentinel_on_its_labelled_node(tree, docker):

@@ -1,4 +1,4 @@
-"""The Redis group of a stack, as scripts/lib/redis.sh sees it: the instances and sentinels that
+"""The Redis group of a stack, as the tests reach it: the instances and sentinels that
 docker-compose.yml declares (control/topology.py), redis-cli as Redis's admin on one of them,
 and which instance is the primary. How to run a command in a service's container is passed in
 (Compose or a Swarm node), as the scripts pass theirs."""

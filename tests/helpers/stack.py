@@ -8,6 +8,7 @@ import time
 import uuid
 
 import exactness
+from control import docker
 from helpers import load_client
 from helpers.redis_group import RedisGroup, read_topology
 from helpers.support import ROOT, free_port
@@ -17,13 +18,7 @@ PREFIX = "counter-e2e-"
 
 def free_back_network():
     """Three octets of a /24 that Docker takes for a new network now (each stack needs its own)."""
-    return subprocess.run(
-        ["bash", "-c", "source scripts/lib/checks.sh; source scripts/lib/compose.sh; free_network 10.210"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    return docker.free_network("10.210")
 
 
 class Stack:

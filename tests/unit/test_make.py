@@ -68,7 +68,7 @@ def test_scale_without_scale_asks_for_it_instead_of_picking_a_number():
 
 def test_bench_refuses_a_replica_list_without_one():
     assert refusal("bench", "BENCH_REPLICAS=2 4") == (
-        "bench.sh: BENCH_REPLICAS must include 1: every ratio is against one replica, got '2 4'"
+        "bench: BENCH_REPLICAS must include 1: every ratio is against one replica, got '2 4'"
     )
 
 
