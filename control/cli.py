@@ -1,30 +1,26 @@
-"""`python3 -m control COMMAND [ARGUMENTS]`, as `make` and the scripts run it.
+"""`python3 -m control COMMAND [ARGUMENTS]`, as `make` runs it.
 
-Operations (the make target of the same name, where there is one), with their settings from the
-environment:
+Operations, each the make target of the same name (but rotate-certs, redis-mode and lab-env),
+with their settings from the environment:
   up                       build and start the stack with SCALE web replicas, or ship what
                            changed to the running one (up.py)
   scale                    the running stack's web tier to SCALE replicas (scale.py)
   reset                    the counter back to zero (reset.py)
-  rotate-certs             the running stack takes up renewed certificates (rotate.py; run by
-                           make secrets ROTATE=certs)
   load, load-ui, check     locust against the running stack, and the exactness verdict (load.py)
   monitor                  Prometheus and the exporters beside the running stack (monitor.py)
-  redis-mode               a switch of REDIS_MODE that keeps the count (redis_mode.py; run by make up)
+  bench                    throughput, latency and CPU per tier against baselines (bench.py)
+  deploy, deploy-scale, undeploy
+                           the stack on Docker Swarm (deploy.py)
   swarm-lab, swarm-lab-down, lab-env
                            the swarm lab: three Docker engines in containers, and a registry;
                            lab-env prints the settings that point make at it (lab.py)
-  bench                    throughput, latency and CPU per tier against baselines (bench.py)
-  offline-images           stand-ins for the base images from Debian's packages (images.py)
   secrets                  Redis's passwords, users and TLS certificates, made where missing
                            (secrets.py; make up and make deploy run it too)
-
-  deploy, deploy-scale, undeploy
-                           the stack on Docker Swarm (deploy.py)
-
-For the scripts that are still bash:
-  redis-wait SECONDS       under Compose, until the Redis group can take a failover and
-                           acknowledge increments (redis.py)
+  rotate-certs             the running stack takes up renewed certificates (rotate.py; run by
+                           make secrets ROTATE=certs)
+  redis-mode               a switch of REDIS_MODE that keeps the count (redis_mode.py; run by
+                           make up)
+  offline-images           stand-ins for the base images from Debian's packages (images.py)
 
 Facts:
   setting NAME [DEFAULT]   NAME's value: the environment, then .env, then DEFAULT (or its own),
@@ -35,7 +31,7 @@ Facts:
                            on standard input (stackfile.py)
 
 An operation that cannot go on says why in one line on standard error, after its name, and exits
-1 (a fact, without the name: its caller says whose it is); a command line that is wrong exits 2."""
+1 (a fact, without the name); a command line that is wrong exits 2."""
 
 import os
 import sys
@@ -47,7 +43,6 @@ from control import (
     lab,
     load,
     monitor,
-    redis,
     redis_mode,
     reset,
     rotate,
@@ -58,7 +53,6 @@ from control import (
     topology,
     up,
 )
-from control.compose import Compose
 from control.errors import Stop
 
 OPERATIONS = {
@@ -81,7 +75,6 @@ OPERATIONS = {
     "monitor": monitor.main,
     "redis-mode": redis_mode.main,
 }
-GROUP_STEPS = ("redis-wait",)
 
 
 def main(argv):
@@ -95,12 +88,9 @@ def main(argv):
         except KeyboardInterrupt:
             return 130
     try:
-        if command in GROUP_STEPS and args:
-            group_step(command, args)
-            return 0
         return fact(command, args)
     except Stop as error:
-        print(f"{command}: {error}" if command in GROUP_STEPS else error, file=sys.stderr)
+        print(error, file=sys.stderr)
         return 1
 
 
@@ -115,10 +105,3 @@ def fact(command, args):
         print(__doc__, file=sys.stderr)
         return 2
     return 0
-
-
-def group_step(command, args):
-    """The Redis group's wait under Compose, as make bench takes it."""
-    if len(args) != 1 or not args[0].isdigit():
-        raise Stop(f"usage: python3 -m control {command} SECONDS")
-    redis.compose_group(Compose(os.environ)).wait(int(args[0]))
