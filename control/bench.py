@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+from types import SimpleNamespace
 
 from control import docker, redis, secrets, settings
 from control.compose import Compose
@@ -32,21 +33,41 @@ def counts(environ, name, default, what, most):
     return [settings.whole_number(f"a {what} in {name}", n, 1, most) for n in value.split()], value
 
 
-def main(environ):
+def checked(environ):
+    """The bench's settings, each checked: a refusal names the first that is wrong."""
     replicas, listed = counts(environ, "BENCH_REPLICAS", "1 2 3 4", "replica count", 16)
     ceiling, _ = counts(environ, "BENCH_CEILING", "1 2 4 8 16 32 64", "client count", 1000)
     if not replicas:
         raise Stop("BENCH_REPLICAS must list replica counts, such as '1 2 3 4'")
     if 1 not in replicas:
         raise Stop(f"BENCH_REPLICAS must include 1: every ratio is against one replica, got '{listed}'")
-    warmup = settings.whole_number("BENCH_WARMUP", environ.get("BENCH_WARMUP", "5"), 0, 600)
-    duration = settings.whole_number("BENCH_DURATION", environ.get("BENCH_DURATION", "15"), 1, 600)
-    connections = settings.whole_number("BENCH_CONNECTIONS", environ.get("BENCH_CONNECTIONS", "32"), 1, 256)
-    repeat = settings.whole_number("BENCH_REPEAT", environ.get("BENCH_REPEAT", "3"), 1, 20)
-    idle = settings.whole_number("BENCH_IDLE", environ.get("BENCH_IDLE", "20"), 1, 600)
-    web_cpus = environ.get("WEB_CPUS", "0.25")
-    if not CORES.fullmatch(web_cpus):
-        raise Stop(f"WEB_CPUS must be a number of cores such as 0.25, got '{web_cpus}'")
+    chosen = SimpleNamespace(replicas=replicas, listed=listed, ceiling=ceiling)
+    for name, default, low, high in RANGES:
+        setattr(
+            chosen,
+            name,
+            settings.whole_number(
+                f"BENCH_{name.upper()}", environ.get(f"BENCH_{name.upper()}", default), low, high
+            ),
+        )
+    chosen.web_cpus = environ.get("WEB_CPUS", "0.25")
+    if not CORES.fullmatch(chosen.web_cpus):
+        raise Stop(f"WEB_CPUS must be a number of cores such as 0.25, got '{chosen.web_cpus}'")
+    return chosen
+
+
+# The bench's whole-number settings: BENCH_<NAME>, its default and its range.
+RANGES = (
+    ("warmup", "5", 0, 600),
+    ("duration", "15", 1, 600),
+    ("connections", "32", 1, 256),
+    ("repeat", "3", 1, 20),
+    ("idle", "20", 1, 600),
+)
+
+
+def main(environ):
+    chosen = checked(environ)
     docker.require_docker()
     if not os.access(CGROUP, os.R_OK):
         raise Stop(f"no cgroup v1 CPU counters at {CGROUP}: make bench measures each container's CPU there")
@@ -54,42 +75,47 @@ def main(environ):
     compose = Compose(
         {
             **environ,
-            **dict(COMPOSE_PROJECT_NAME=project, WEB_CPUS=web_cpus, REDIS_MODE="single", REDIS_TLS="off"),
+            **dict(
+                COMPOSE_PROJECT_NAME=project, WEB_CPUS=chosen.web_cpus, REDIS_MODE="single", REDIS_TLS="off"
+            ),
             **dict(LB_BIND="127.0.0.1", LB_PORT=environ.get("BENCH_LB_PORT") or "0"),
             **dict(BACK_NETWORK=docker.free_network("10.210"), HOST_USER=f"{os.getuid()}:{os.getgid()}"),
         },
         profiles=["bench"],
     )
     report = new_report_dir(prefix="bench-")
-    run = Run(compose, report, warmup, duration, connections)
+    run = Run(compose, report, chosen.warmup, chosen.duration, chosen.connections)
     try:
-        (report / "settings.json").write_text(
-            json.dumps(
-                {
-                    **dict(replicas=listed, warmup=warmup, duration=duration, connections=connections),
-                    **dict(web_cpus=web_cpus, repeat=repeat, idle=idle),
-                    **dict(
-                        lb_cpus=environ.get("LB_CPUS") or "1", redis_cpus=environ.get("REDIS_CPUS") or "1"
-                    ),
-                    "host_cpus": len(os.sched_getaffinity(0)),
-                }
-            )
-            + "\n"
-        )
+        write_settings(report, environ, chosen)
         with contextlib.redirect_stdout(io.StringIO()):
             secrets.main(environ)
-        say(f"starting the benchmark stack ({project}; each replica limited to {web_cpus} of a core)")
+        say(f"starting the benchmark stack ({project}; each replica limited to {chosen.web_cpus} of a core)")
         quiet_or_explain(compose, "building the benchmark's images", "--progress", "plain", "build")
         up = ("up", "--detach", "--wait", "--scale", "web=1", "lb", "tutorial", "lb-static", "smallest")
         or_explain(compose, "starting the benchmark stack", *up)
-        points(run, replicas, repeat, idle)
-        redis_ceilings(run, ceiling)
-        sentinel_turns(run, max(replicas), repeat)
+        say(f"idle for {chosen.idle} s (no traffic yet), then each healthcheck's cost")
+        idle_and_probes(run, chosen.idle)
+        points(run, chosen.replicas, chosen.repeat)
+        redis_ceilings(run, chosen.ceiling)
+        sentinel_turns(run, max(chosen.replicas), chosen.repeat)
         run.bench("python", "report.py", f"/{report}")
         say(f"report: {report}/results.md, results.json, bench.png")
     finally:
         compose.mode = compose.environ["REDIS_MODE"] = "sentinel"
         compose.run("down", "--volumes", "--remove-orphans", check=False)
+
+
+def write_settings(report, environ, chosen):
+    """What the report says it measured with."""
+    written = {
+        **dict(replicas=chosen.listed, warmup=chosen.warmup, duration=chosen.duration),
+        **dict(
+            connections=chosen.connections, web_cpus=chosen.web_cpus, repeat=chosen.repeat, idle=chosen.idle
+        ),
+        **dict(lb_cpus=environ.get("LB_CPUS") or "1", redis_cpus=environ.get("REDIS_CPUS") or "1"),
+        "host_cpus": len(os.sched_getaffinity(0)),
+    }
+    (report / "settings.json").write_text(json.dumps(written) + "\n")
 
 
 class Run:
@@ -140,14 +166,18 @@ class Run:
         return str(json.loads(last)["paced"]["target_rps"])
 
 
-def points(run, replicas, repeat, idle):
-    compose = run.compose
-    say(f"idle for {idle} s (no traffic yet), then each healthcheck's cost")
+def idle_and_probes(run, idle):
+    """The stack idle, then what each healthcheck costs."""
     tiers = run.stack()
     run.measure("idle", "idle", 1, 1, *tiers, duration=idle)
     probes = [sys.executable, "bench/probes.py", "--out", f"{run.report}/probes.json", *tiers]
     if subprocess.run(probes, env={**os.environ, "BENCH_CGROUP": "/sys/fs/cgroup"}).returncode != 0:
         raise Stop("measuring the healthchecks failed (its output is above)")
+
+
+def points(run, replicas, repeat):
+    """The stack at each replica count, and the baselines: direct, smallest, lb static, tutorial."""
+    compose = run.compose
     instances, _ = compose.declared().of(compose.mode)
     smallest = [*run.tier("web", "smallest"), *run.tier("redis", *instances)]
     say(
@@ -156,18 +186,8 @@ def points(run, replicas, repeat, idle):
     )
     count = ("--url", "http://lb:8080/", "--count-url", "http://lb:8080/count")
     for n in replicas:
-        scale = (
-            "up",
-            "--detach",
-            "--no-build",
-            "--no-deps",
-            "--no-recreate",
-            "--scale",
-            f"web={n}",
-            "--wait",
-            "web",
-        )
-        or_explain(compose, f"scaling web to {n} replicas", *scale)
+        scale = ("up", "--detach", "--no-build", "--no-deps", "--no-recreate", "--scale", f"web={n}")
+        or_explain(compose, f"scaling web to {n} replicas", *scale, "--wait", "web")
         tiers = run.stack()
         for turn in range(1, repeat + 1):
             run.measure(f"stack {n}", "stack", n, turn, *count, "--paced", "0.8", *tiers)

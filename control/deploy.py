@@ -130,6 +130,24 @@ def deploy(environ):
     web = swarm.service("web")
     if "SCALE" not in environ and web:  # a redeploy keeps the replicas it has; a first deploy the default
         replicas = web["Spec"]["Mode"]["Replicated"]["Replicas"]
+    require_registry(registry)
+    with contextlib.redirect_stdout(io.StringIO()):  # what was made: said by make secrets
+        secrets.main(environ)
+    tags, resolve = built(swarm, registry)
+    compose = swarm.compose
+    declared = compose.declared()
+    if not planning:
+        place(declared, compose.mode)  # labels the nodes for the Redis group: a change
+    config = json.loads(compose.run("config", "--format", "json").stdout)
+    deployment = Deployment(swarm.stack, replicas, tags, resolve, config, swarm.timeout, [])
+    roll = ship_plan(swarm, deployment, declared, web is not None, planning)
+    if not planning:
+        address = ship(swarm, deployment, declared, roll)
+        say(f"stack {swarm.stack} is up: http://{address}/  ({replicas} replicas; Redis: {compose.mode})")
+
+
+def require_registry(registry):
+    """A registry that answers, where the swarm has nodes other than this one."""
     nodes = len(docker.run("docker", "node", "ls", "--quiet").stdout.split())
     if not registry and nodes > 1:
         raise Stop(
@@ -138,39 +156,38 @@ def deploy(environ):
         )
     if registry and probes.request(registry, "GET", "/v2/")[0] == 0:
         raise Stop(f"the registry at {registry} does not answer: start it, or set REGISTRY to one that does")
-    with contextlib.redirect_stdout(io.StringIO()):  # what was made: said by make secrets
-        secrets.main(environ)
-    compose, stack = swarm.compose, swarm.stack
+
+
+def built(swarm, registry):
+    """The images built, tagged by content (a redeploy of changed code is a new tag, so the service
+    really updates) and pushed to the registry: ({service: tag}, docker stack deploy's
+    --resolve-image)."""
+    stack = swarm.stack
     say("building the images")
-    builder = Compose({**compose.environ, "COMPOSE_PROJECT_NAME": stack}, redis_tls="on")
+    builder = Compose({**swarm.compose.environ, "COMPOSE_PROJECT_NAME": stack}, redis_tls="on")
     timed("images built", quiet_or_explain, builder, "building the images", "--progress", "plain", "build")
-    tags, resolve = {}, "never"
+    tags = {}
     for service in ("redis", "web", "lb"):
         image = docker.run("docker", "image", "inspect", "--format", "{{.Id}}", f"{stack}-{service}").stdout
-        tags[service] = (
-            f"{registry + '/' if registry else ''}{stack}-{service}:"
-            f"{image.strip().removeprefix('sha256:')[:12]}"
-        )
+        content = image.strip().removeprefix("sha256:")[:12]
+        tags[service] = f"{registry + '/' if registry else ''}{stack}-{service}:{content}"
         docker.run("docker", "tag", f"{stack}-{service}", tags[service])
         if registry:
             say(f"pushing {tags[service]}")
             docker.quietly(f"pushing {tags[service]}", "docker", "push", tags[service])
-            resolve = "always"
-    declared = compose.declared()
-    if not planning:
-        place(declared, compose.mode)  # labels the nodes for the Redis group: a change
-    config = json.loads(compose.run("config", "--format", "json").stdout)
-    deployment = Deployment(stack, replicas, tags, resolve, config, swarm.timeout, [])
-    roll = ship_plan(swarm, deployment, declared, web is not None, planning)
-    if planning:
-        return
-    reaching = Reach(stack, tags["redis"], compose.environ["REDIS_TLS"])
+    return tags, "always" if registry else "never"
+
+
+def ship(swarm, deployment, declared, roll):
+    """The stack deployed: the Redis group's changed members (ROLL) one at a time after the rest,
+    then everything, waited for until every replica serves and the group is whole: the load
+    balancer's address."""
+    compose, stack, replicas = swarm.compose, swarm.stack, deployment.replicas
+    reaching = Reach(stack, deployment.images["redis"], compose.environ["REDIS_TLS"])
     try:
         if roll:
-            say(
-                f"deploying stack {stack}: {replicas} web replicas; "
-                "the Redis group's changes next, one at a time"
-            )
+            next_ = "the Redis group's changes next, one at a time"
+            say(f"deploying stack {stack}: {replicas} web replicas; {next_}")
             deployment.omitted = list(roll)
             deployment.deploy()
             timed("the rest deployed", swarm.converged, deployment, list(deployment.stack_file()["services"]))
@@ -183,9 +200,9 @@ def deploy(environ):
         probes.wait_ready(address, READY_WAIT)
         probes.wait_served_by_all(address, swarm.running_replicas())
         group(compose, declared, reaching.container()).wait(GROUP_WAIT)
+        return address
     finally:
         reaching.remove()
-    say(f"stack {stack} is up: http://{address}/  ({replicas} replicas; Redis: {compose.mode})")
 
 
 def group(compose, declared, container):

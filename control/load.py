@@ -63,14 +63,7 @@ def load(environ):
         if workers:
             say(f"starting {workers} locust workers")
             compose.run("up", "--detach", "--no-deps", "--scale", f"locust-worker={workers}", "locust-worker")
-        # locust runs the test itself (its autostart, as in the web UI, so that a stop waits for
-        # every worker's users) and gives it its verdict (loadtest/judge.py).
-        options = [
-            *("--autostart", "--autoquit", "0", "--web-host", "127.0.0.1", "--print-stats"),
-            *("--users", str(users), "--spawn-rate", spawn_rate, "--run-time", duration),
-            *("--csv", f"/{report}/locust", "--html", f"/{report}/report.html"),
-            *(("--master", "--expect-workers", str(workers)) if workers else ()),
-        ]
+        options = locust_options(users, spawn_rate, duration, workers, report)
         say(f"{users} users, {spawn_rate} new per second, for {duration} (report in {report}/)")
         compose.environ.update(LOCUST_REPORT=f"/{report}", MAX_FAIL_RATIO=max_fail_ratio)
         status = locust_master(compose, "--use-aliases", "locust-master", "locust", *options)
@@ -82,6 +75,17 @@ def load(environ):
     finally:
         compose.run("rm", "--stop", "--force", "locust-worker", check=False)
     return 0 if status == 0 and verdict == 0 else 1
+
+
+def locust_options(users, spawn_rate, duration, workers, report):
+    """locust runs the test itself (its autostart, as in the web UI, so that a stop waits for every
+    worker's users) and gives it its verdict (loadtest/judge.py)."""
+    return [
+        *("--autostart", "--autoquit", "0", "--web-host", "127.0.0.1", "--print-stats"),
+        *("--users", str(users), "--spawn-rate", spawn_rate, "--run-time", duration),
+        *("--csv", f"/{report}/locust", "--html", f"/{report}/report.html"),
+        *(("--master", "--expect-workers", str(workers)) if workers else ()),
+    ]
 
 
 def load_ui(environ):

@@ -18,6 +18,19 @@ TARGETS = Path("monitoring/targets")
 PASSWORDS = Path("secrets/redis_exporter_passwords.json")
 
 
+def write_targets(declared, mode, scheme):
+    """What Prometheus and the exporter read, from the topology in docker-compose.yml: every
+    instance and sentinel of this REDIS_MODE, and the exporter's password for each address
+    (rediss:// is over TLS, as REDIS_TLS=on has them)."""
+    TARGETS.mkdir(parents=True, exist_ok=True)
+    for kind in ("redis", "sentinel"):
+        targets = topology.targets(declared, kind, mode, scheme)
+        (TARGETS / f"{kind}.json").write_text(json.dumps(targets) + "\n")
+    password = Path("secrets/redis_exporter_password").read_text().strip()
+    PASSWORDS.write_text(json.dumps(topology.exporter_passwords(declared, password, scheme)))
+    PASSWORDS.chmod(0o644)  # read by the exporter's user, as the other secrets
+
+
 def main(environ):
     docker.require_docker()
     compose = Compose(environ, profiles=["monitoring"])
@@ -30,28 +43,9 @@ def main(environ):
     for name in group.instances:
         if compose.running(name) and group.admin(name, "ACL", "LOAD") != "OK":
             raise Stop(f"{name} refused to reload its users (make secrets made them)")
-    # What Prometheus and the exporter read, from the topology in docker-compose.yml: every
-    # instance and sentinel of this REDIS_MODE, and the exporter's password for each address
-    # (rediss:// is over TLS, as REDIS_TLS=on has them).
-    scheme = "rediss" if compose.environ["REDIS_TLS"] == "on" else "redis"
-    TARGETS.mkdir(parents=True, exist_ok=True)
-    for kind in ("redis", "sentinel"):
-        (TARGETS / f"{kind}.json").write_text(
-            json.dumps(topology.targets(declared, kind, compose.mode, scheme)) + "\n"
-        )
-    password = Path("secrets/redis_exporter_password").read_text().strip()
-    PASSWORDS.write_text(json.dumps(topology.exporter_passwords(declared, password, scheme)))
-    PASSWORDS.chmod(0o644)  # read by the exporter's user, as the other secrets
-    or_explain(
-        compose,
-        "starting monitoring",
-        "up",
-        "--detach",
-        "--wait",
-        "prometheus",
-        "nginx-exporter",
-        "redis-exporter",
-    )
+    write_targets(declared, compose.mode, "rediss" if compose.environ["REDIS_TLS"] == "on" else "redis")
+    services = ("prometheus", "nginx-exporter", "redis-exporter")
+    or_explain(compose, "starting monitoring", "up", "--detach", "--wait", *services)
     address = compose.published("prometheus", 9090)
     deadline = time.monotonic() + 60
     while probes.request(address, "GET", "/-/ready")[0] != 200:

@@ -31,34 +31,32 @@ def main(environ):
     say(f"switching Redis from sentinel to single mode: first '{single}' gets every increment")
     compose.mode = compose.environ["REDIS_MODE"] = "sentinel"  # until the others are gone
     compose.run("stop", "web", check=False)
-    or_explain(
-        compose,
-        "starting the Redis instances and sentinels",
-        "up",
-        "--detach",
-        "--wait",
-        *declared.instances,
-        *declared.sentinels,
-    )
+    members = (*declared.instances, *declared.sentinels)
+    or_explain(compose, "starting the Redis instances and sentinels", "up", "--detach", "--wait", *members)
     group = redis.Group(declared, "sentinel", redis.compose_reach(compose))
     primary = group.primary()
     if primary is None:
         raise Stop("no sentinel names a primary: cannot tell where the newest count is (see 'make logs')")
     if primary != single:
-        offset = int(group.replication(primary, "master_repl_offset") or 0)
-        deadline = time.monotonic() + CATCH_UP_WAIT
-        while not (
-            group.replication(single, "master_host") == primary
-            and group.replication(single, "master_link_status") == "up"
-            and int(group.replication(single, "slave_repl_offset") or 0) >= offset
-        ):
-            if time.monotonic() > deadline:
-                raise Stop(
-                    f"'{single}' did not catch up with the primary {primary} within {CATCH_UP_WAIT} s: "
-                    "not switching (see 'make logs')"
-                )
-            time.sleep(0.5)
+        caught_up(group, single, primary)
     compose.run("rm", "--stop", "--force", *others, check=False)
     for volume in volumes:
         docker.run("docker", "volume", "rm", volume, check=False)
     say(f"{single} holds every increment (the primary was {primary}); the replicas and sentinels are removed")
+
+
+def caught_up(group, single, primary):
+    """Until the one Redis, a replica, holds all the primary has (at most CATCH_UP_WAIT s)."""
+    offset = int(group.replication(primary, "master_repl_offset") or 0)
+    deadline = time.monotonic() + CATCH_UP_WAIT
+    while not (
+        group.replication(single, "master_host") == primary
+        and group.replication(single, "master_link_status") == "up"
+        and int(group.replication(single, "slave_repl_offset") or 0) >= offset
+    ):
+        if time.monotonic() > deadline:
+            raise Stop(
+                f"'{single}' did not catch up with the primary {primary} within {CATCH_UP_WAIT} s: "
+                "not switching (see 'make logs')"
+            )
+        time.sleep(0.5)

@@ -154,19 +154,8 @@ def certificates(folder, rotating, environ):
 def made(folder, ca, rotating, days, ca_days):
     """The authority and the certificates that are missing, due, or (the server's) renamed."""
     if not (folder / "redis_tls_ca.crt").is_file():
-        openssl(
-            *("req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"),
-            *("-sha256", "-days", ca_days, "-subj", "/CN=counter Redis CA"),
-            *("-keyout", f"{ca}.key", "-out", f"{ca}.crt"),
-            *(
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ),
-        )
+        authority(ca, ca_days)
         rotating = True  # every certificate from the new authority
-        print(f"made {ca}.crt (the certificate authority, {ca_days} days)")
     names = server_names()
     for role in ROLES:
         pem = folder / f"redis_tls_{role}.pem"
@@ -195,6 +184,18 @@ def made(folder, ca, rotating, days, ca_days):
     for private in (Path(f"{ca}.key"), Path(f"{ca}.srl")):
         if private.exists():
             private.chmod(0o600)
+
+
+def authority(ca, days):
+    """The stack's own certificate authority: CA.crt, and its key CA.key."""
+    openssl(
+        *("req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"),
+        *("-sha256", "-days", days, "-subj", "/CN=counter Redis CA"),
+        *("-keyout", f"{ca}.key", "-out", f"{ca}.crt"),
+        *("-addext", "basicConstraints=critical,CA:TRUE"),
+        *("-addext", "keyUsage=critical,keyCertSign,cRLSign"),
+    )
+    print(f"made {ca}.crt (the certificate authority, {days} days)")
 
 
 def certificate(ca, pem, role, days, names):
