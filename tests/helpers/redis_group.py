@@ -1,12 +1,13 @@
 """The Redis group of a stack, as the tests reach it: the instances and sentinels that
-docker-compose.yml declares (control/topology.py), redis-cli as Redis's admin on one of them,
-and which instance is the primary. How to run a command in a service's container is passed in
-(Compose or a Swarm node), as the scripts pass theirs."""
+docker-compose.yml declares (control/topology.py), redis-cli as Redis's admin in any of their
+containers, and which instance is the primary (control/redis.py's rule, asked from a container
+the test chooses). How to run a command in a service's container is passed in (Compose or a
+Swarm node)."""
 
 import json
 import subprocess
 
-from control import sentinels
+from control import redis
 from control.topology import INSTANCE_PORT, SENTINEL_PORT, Topology
 from helpers.support import ROOT
 
@@ -62,22 +63,25 @@ class RedisGroup:
         lines = self.cli(service, "INFO", "replication", check=False).splitlines()
         return dict(line.split(":", 1) for line in lines if ":" in line)
 
+    def reached_from(self, via):
+        """The product's own view of the group (control/redis.py), asked from the container of `via`."""
+
+        def reach(argv, stdin=None):
+            output = self.run_in(via, ["sh", "-c", redis.AS_ADMIN, "sh", *argv], False)
+            return subprocess.CompletedProcess(argv, 0, output, "")
+
+        return redis.Group(self.topology, "sentinel", reach)
+
     def named(self, via):
         """The instance each sentinel that answers names primary (asked from `via`)."""
-        named = []
-        for sentinel in self.sentinels:
-            answer = self.ask(
-                via, sentinel, "SENTINEL", "get-master-addr-by-name", self.topology.primary_name, check=False
-            )
-            if answer.split("\n")[0] in self.instances:
-                named.append(answer.split("\n")[0])
-        return named
+        return [name for name in self.reached_from(via).named() if name in self.instances]
 
     def primary(self, via):
-        """The instance a majority of the sentinels name primary (asked from `via`): one back from
-        a lost node may still name the old primary until it hears from the others."""
-        named = self.named(via)
-        primary = sentinels.primary(named, len(self.sentinels))
+        """The instance a majority of the sentinels name primary (asked from `via`), by the rule
+        make uses: one back from a lost node may still name the old primary until it hears from
+        the others."""
+        group = self.reached_from(via)
+        primary = group.primary()
         if primary is None:
-            raise NoPrimary(f"no majority of the sentinels names one primary: {named}")
+            raise NoPrimary(f"no majority of the sentinels names one primary: {group.named()}")
         return primary
