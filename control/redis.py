@@ -18,7 +18,9 @@ from control.topology import INSTANCE_PORT, SENTINEL_PORT
 
 # sh -c: the admin's password from the container's secret, then ARGV
 AS_ADMIN = 'REDISCLI_AUTH="$(cat /run/secrets/redis_admin_password)" && export REDISCLI_AUTH && exec "$@"'
-SWITCH = Path(__file__).resolve().parent.parent / "redis" / "switch-primary.sh"
+REDIS_IMAGE = Path(__file__).resolve().parent.parent / "redis"
+# The switch, after the rule for which instance the sentinels name (both run in a Redis container).
+SWITCH = [REDIS_IMAGE / "majority.sh", REDIS_IMAGE / "switch-primary.sh"]
 # ms: how lately a sentinel must have heard from a member it sees up (it pings every second, and
 # a sentinel says hello every 2 s)
 PINGED_WITHIN, HELLO_WITHIN = 1500, 2500
@@ -178,7 +180,7 @@ class Group:
             " ".join(self.instances),
             " ".join(f"{s}:{SENTINEL_PORT}" for s in self.sentinels),
         ]
-        done = self.reach(argv, SWITCH.read_text())
+        done = self.reach(argv, "".join(path.read_text() for path in SWITCH))
         if done.returncode != 0:
             print(done.stderr, end="", flush=True)
             raise Stop("the primary was not switched (the reason is above)")

@@ -8,6 +8,8 @@
 set -eu
 
 conf=/tmp/redis.conf
+# shellcheck source=redis/majority.sh
+. /usr/local/lib/majority.sh
 say() { echo "start-redis: $*" >&2; }
 secret() { cat "/run/secrets/$1"; }
 
@@ -53,22 +55,20 @@ ask_sentinel() {
       END { if (value["ip"] != "") print value["config-epoch"], value["ip"], value["num-slaves"] }' || true
 }
 
-# Sets `primary` and `known_replicas` as a majority of the sentinels see them (the newest
-# configuration epoch among their answers), waiting at most REDIS_SENTINEL_WAIT seconds for one.
+# Sets `primary`, the instance a strict majority of the sentinels name (majority.sh), and
+# `known_replicas`, how many replicas they know of it, waiting at most REDIS_SENTINEL_WAIT seconds.
 ask_sentinels() {
   sentinels=$(echo "$REDIS_SENTINELS" | tr ',' ' ')
-  majority=$(($(echo "$sentinels" | wc -w) / 2 + 1))
   waited=0
   while :; do
     answers=$(for sentinel in $sentinels; do ask_sentinel "$sentinel"; done)
-    if [ "$(echo "$answers" | grep -c .)" -ge "$majority" ]; then
-      newest=$(echo "$answers" | sort -n -k1,1 | tail -n 1)
-      primary=$(echo "$newest" | cut -d' ' -f2)
-      known_replicas=$(echo "$newest" | cut -d' ' -f3)
+    primary=$(echo "$answers" | cut -d' ' -f2 | majority "$(echo "$sentinels" | wc -w)")
+    if [ -n "$primary" ]; then
+      known_replicas=$(echo "$answers" | awk -v primary="$primary" '$2 == primary { print $3 }' | sort -n | tail -n 1)
       return
     fi
     if [ "$waited" -ge "$REDIS_SENTINEL_WAIT" ]; then
-      say "no majority of the sentinels ($REDIS_SENTINELS) answered within ${REDIS_SENTINEL_WAIT} s: cannot tell which instance is the primary"
+      say "no majority of the sentinels ($REDIS_SENTINELS) named one primary within ${REDIS_SENTINEL_WAIT} s: cannot tell which instance is the primary"
       exit 1
     fi
     sleep 1

@@ -1,7 +1,8 @@
 #!/bin/sh
 # A planned switch of the Redis primary that loses no acknowledged increment. `make up` and
 # `make deploy` run it (control/redis.py's Group.switch) in a container on the back network,
-# with Redis's admin password in REDISCLI_AUTH:
+# with Redis's admin password in REDISCLI_AUTH, after majority.sh (the rule for "named by the
+# sentinels", sent with it, so that a container of an older image runs it too):
 #   switch-primary.sh OLD GROUP PORT "INSTANCE..." "SENTINEL:PORT..."
 # While the sentinels promote a replica, the old primary (and a replica still following it) could
 # go on acknowledging writes that the new primary never gets. So, in this order:
@@ -50,11 +51,12 @@ for sentinel in $sentinels; do
 done
 [ -n "$asked" ] || give_up "no sentinel would start the failover"
 
-majority=$(($(echo "$sentinels" | wc -w) / 2 + 1)) new="" waited=0
+new="" waited=0
 while [ -z "$new" ]; do
   [ "$waited" -lt 1500 ] || { say "$asked started the switch from $old, but no majority of the sentinels named a new primary within 15 s: $old refuses writes until it follows one"; exit 1; }
   new=$(for sentinel in $sentinels; do ask "$sentinel" SENTINEL get-master-addr-by-name "$group" 2>/dev/null | head -n 1; done \
-    | sort | uniq -c | awk -v majority="$majority" -v old="$old" '$1 >= majority && $2 != old && $2 != "" { print $2 }')
+    | majority "$(echo "$sentinels" | wc -w)")
+  [ "$new" != "$old" ] || new=""
   [ -n "$new" ] || { sleep 0.01; waited=$((waited + 1)); }
 done
 

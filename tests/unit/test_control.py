@@ -102,6 +102,15 @@ def test_a_value_outside_its_choices_is_refused_naming_the_setting(tmp_path):
 )
 def test_the_primary_is_the_one_a_strict_majority_of_the_sentinels_name(named, primary):
     assert sentinels.primary(named, 3) == primary
+    # The same rule inside the Redis image, for start-redis.sh and switch-primary.sh.
+    done = subprocess.run(
+        ["sh", "-c", '. "$0" && majority 3', ROOT / "redis/majority.sh"],
+        input="".join(f"{name}\n" for name in named if name),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout == (f"{primary}\n" if primary else "")
 
 
 def test_the_command_line_gives_a_setting_and_refuses_in_one_line(tmp_path):
