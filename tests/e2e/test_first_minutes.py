@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 
@@ -111,7 +112,9 @@ def test_bench_names_an_image_that_does_not_build(stack):
 def offline_images(env, *user):
     """`make offline-images` for a Debian suite with no base image yet, so it would bootstrap one."""
     env = dict(os.environ, STANDIN_SUITE="e2e-never-built", **env)
-    command = [*user, "python3", "-m", "control", "offline-images"]
+    # python3 as any user finds it (not a shim under root's home, which another user cannot read)
+    python3 = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
+    command = [*user, python3, "-m", "control", "offline-images"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode != 0
     return done.stderr.splitlines()
