@@ -206,8 +206,8 @@ def ship(swarm, deployment, declared, roll):
 
 
 def group(compose, declared, container):
-    acknowledging = int(settings.setting("REDIS_ACK_REPLICAS", "1", environ=compose.environ))
-    return redis.Group(declared, compose.mode, reach(container), acknowledging)
+    """The group on Swarm, reached from CONTAINER."""
+    return redis.group_of(compose, declared, reach(container))
 
 
 def swarm_steps(swarm, deployment, declared):

@@ -215,11 +215,15 @@ class Group:
             timed(f"{primary} replaced, and back in sync as a replica", self.replace_member, replace, primary)
 
 
+def group_of(compose, declared, reach):
+    """The group of the stack COMPOSE describes, under its REDIS_MODE and REDIS_ACK_REPLICAS."""
+    acknowledging = int(settings.setting("REDIS_ACK_REPLICAS", "1", environ=compose.environ))
+    return Group(declared, compose.mode, reach, acknowledging)
+
+
 def compose_group(compose, declared=None):
     """The group under Compose, as make up and make reset reach it."""
-    declared = declared or compose.declared()
-    acknowledging = int(settings.setting("REDIS_ACK_REPLICAS", "1", environ=compose.environ))
-    return Group(declared, compose.mode, compose_reach(compose), acknowledging)
+    return group_of(compose, declared or compose.declared(), compose_reach(compose))
 
 
 def compose_reach(compose):
