@@ -8,8 +8,11 @@ second over --duration. Each point is appended to --out as one line of JSON.
 
 import argparse
 import json
+import os
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -23,20 +26,13 @@ HERE = Path(__file__).resolve().parent
 def wrk(url, connections, seconds, tiers, rate=0.0):
     """One wrk run through point.lua: its figures, and each tier's CPU over the run."""
     per_connection = rate / connections if rate else 0
-    command = ["wrk", "-t", str(connections), "-c", str(connections), "-d", f"{seconds + 3}s"]
-    command += [
-        "--timeout",
-        "2s",
-        "-s",
-        str(HERE / "point.lua"),
-        url,
-        "--",
-        str(seconds),
-        str(per_connection),
-    ]
-    before, started = tiers.read(), time.monotonic()
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    after, wall = tiers.read(), time.monotonic() - started
+    with tempfile.NamedTemporaryFile() as stopped:
+        command = ["wrk", "-t", str(connections), "-c", str(connections), "-d", f"{seconds + 3}s"]
+        command += ["--timeout", "2s", "-s", str(HERE / "point.lua"), url, "--"]
+        command += [str(seconds), str(per_connection), stopped.name]
+        before, started = tiers.read(), time.monotonic()
+        output = ended_early(command, stopped.name, connections)
+        after, wall = tiers.read(), time.monotonic() - started
     line = next(line for line in output.splitlines() if line.startswith("POINT "))
     figures = json.loads(line.removeprefix("POINT "))
     figures["rps"] = figures["ok"] / seconds
@@ -47,6 +43,21 @@ def wrk(url, connections, seconds, tiers, rate=0.0):
     figures["cpu_cores"] = {tier: s / wall for tier, s in used.items()}
     figures["generator_cpu"] = figures["cpu_cores"]["generator"]
     return figures
+
+
+def ended_early(command, stopped, connections):
+    """wrk's output, once every connection has stopped (each adds a byte to the file `stopped`):
+    wrk ends at an interrupt as it does at the end of -d, with its figures, and would otherwise
+    wait out its -d, which leaves a connection's last answer up to its 2 s timeout."""
+    wrk = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while wrk.poll() is None and os.path.getsize(stopped) < connections:
+        time.sleep(0.02)
+    if wrk.poll() is None:
+        wrk.send_signal(signal.SIGINT)
+    output, errors = wrk.communicate()
+    if wrk.returncode != 0:
+        raise subprocess.CalledProcessError(wrk.returncode, command, output, errors)
+    return output
 
 
 def read_count(url):

@@ -1,7 +1,9 @@
 -- One measured point for wrk. Run with as many threads as connections: each connection stops
 -- after its first response past the deadline, so nothing is left in flight when wrk ends and
 -- the counter can be compared with the responses exactly. With a rate, connections are paced.
--- Arguments: seconds [requests per second per connection]
+-- Each connection that stops adds a byte to a file, so that measure.py can end wrk once all have
+-- (wrk itself waits out its whole -d, a bound for a connection that never gets an answer).
+-- Arguments: seconds [requests per second per connection [file]]
 local ffi = require("ffi")
 ffi.cdef [[
 typedef struct { long tv_sec; long tv_nsec; } point_timespec;
@@ -26,6 +28,7 @@ function init(args)
   math.randomseed(tonumber(tostring({}):match("0x(%x+)"), 16) % 2147483647)
   next_send = now() + math.random() * interval
   ok, not_ok = 0, 0
+  stopped_file = args[3]
 end
 
 function delay()
@@ -48,7 +51,13 @@ function response(status, headers, body)
   else
     not_ok = not_ok + 1
   end
-  if now() >= deadline then
+  if now() >= deadline and not stopped then
+    stopped = true
+    if stopped_file then
+      local file = io.open(stopped_file, "a")
+      file:write(".")
+      file:close()
+    end
     wrk.thread:stop()
   end
 end
