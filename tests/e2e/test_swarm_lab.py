@@ -189,6 +189,18 @@ class LabStack(Stack):
         return {c: [line for line in (done.stdout + done.stderr).splitlines() if "hold-data" in line]
                 for c, done in logs.items()}  # fmt: skip
 
+    def logs(self, service, node, lines=12):
+        """{container: its state and last lines of log} for the service's containers on `node`."""
+        engine = self.engine(node)
+        label = f"label=com.docker.swarm.service.name=counter_{service}"
+        listed = self.run(*engine, "ps", "--all", "--quiet", "--filter", label, check=False)
+        found = {}
+        for container in listed.stdout.split():
+            state = self.run(*engine, "inspect", "--format", "{{.State.Status}}", container, check=False)
+            done = self.run(*engine, "logs", "--tail", str(lines), container, check=False)
+            found[container] = [state.stdout.strip(), *(done.stdout + done.stderr).splitlines()]
+        return found
+
     def heal(self):
         """Undo what a fault test that failed may have left undone: every node's engine running
         and on the lab's network at its address."""
@@ -469,11 +481,17 @@ def test_cutting_off_the_node_with_the_primary_then_healing_it_loses_and_doubles
     print(f"\n{node} cut off for 20 s: writes resumed {resumed:.2f} s after; {result.attempts}")
     other = next(s for s in deployed.redis.instances if s != primary)
     deployed.wait(lambda: named_primary(deployed, other) not in (None, primary), 60, "another primary")
-    deployed.wait(
-        lambda: deployed.role(primary) == ("slave", named_primary(deployed, other), "up"),
-        60,
-        f"{primary} a replica again",
-    )
+    try:
+        deployed.wait(
+            lambda: deployed.role(primary) == ("slave", named_primary(deployed, other), "up"),
+            60,
+            f"{primary} a replica again",
+        )
+    except TimeoutError as error:
+        raise AssertionError(
+            f"{error}: its role {deployed.role(primary)}, the sentinels name "
+            f"{named_primary(deployed, other)}; its containers on {node}: {deployed.logs(primary, node)}"
+        ) from None
     waited = time.monotonic()
     deployed.wait(deployed.led, 90, "a leader of the swarm, seen from every node")
     print(f"the swarm's leader seen from every node {time.monotonic() - waited:.1f} s later")
