@@ -178,24 +178,24 @@ class LabStack(Stack):
         )
         return info.get("role"), info.get("master_host"), info.get("master_link_status")
 
+    def containers(self, service, node):
+        """The service's containers on `node`, those that ended too."""
+        label = f"label=com.docker.swarm.service.name=counter_{service}"
+        listed = self.run(*self.engine(node), "ps", "--all", "--quiet", "--filter", label, check=False)
+        return listed.stdout.split()
+
     def held(self, service, node):
         """{container: what hold-data logged} for the service's containers on `node`, the old ones
         too: a second container on one volume waits there for the first to stop."""
         engine = self.engine(node)
-        label = f"label=com.docker.swarm.service.name=counter_{service}"
-        listed = self.run(*engine, "ps", "--all", "--quiet", "--filter", label, check=False)
-        containers = listed.stdout.split()
-        logs = {c: self.run(*engine, "logs", c, check=False) for c in containers}
+        logs = {c: self.run(*engine, "logs", c, check=False) for c in self.containers(service, node)}
         return {c: [line for line in (done.stdout + done.stderr).splitlines() if "hold-data" in line]
                 for c, done in logs.items()}  # fmt: skip
 
     def logs(self, service, node, lines=12):
         """{container: its state and last lines of log} for the service's containers on `node`."""
-        engine = self.engine(node)
-        label = f"label=com.docker.swarm.service.name=counter_{service}"
-        listed = self.run(*engine, "ps", "--all", "--quiet", "--filter", label, check=False)
-        found = {}
-        for container in listed.stdout.split():
+        engine, found = self.engine(node), {}
+        for container in self.containers(service, node):
             state = self.run(*engine, "inspect", "--format", "{{.State.Status}}", container, check=False)
             done = self.run(*engine, "logs", "--tail", str(lines), container, check=False)
             found[container] = [state.stdout.strip(), *(done.stdout + done.stderr).splitlines()]
