@@ -16,7 +16,7 @@ import sys
 from types import SimpleNamespace
 
 from control import docker, redis, secrets, settings
-from control.compose import Compose
+from control.compose import BUILD, Compose
 from control.errors import Stop
 from control.explain import or_explain, quiet_or_explain
 from control.reports import new_report_dir
@@ -90,7 +90,7 @@ def main(environ):
         with contextlib.redirect_stdout(io.StringIO()):
             secrets.main(environ)
         say(f"starting the benchmark stack ({project}; each replica limited to {chosen.web_cpus} of a core)")
-        quiet_or_explain(compose, "building the benchmark's images", "--progress", "plain", "build")
+        quiet_or_explain(compose, "building the benchmark's images", *BUILD)
         up = ("up", "--detach", "--wait", "--scale", "web=1", "lb", "tutorial", "lb-static", "smallest")
         or_explain(compose, "starting the benchmark stack", *up)
         say(f"idle for {chosen.idle} s (no traffic yet), then each healthcheck's cost")

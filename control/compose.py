@@ -11,6 +11,12 @@ from control import docker, settings, topology
 from control.errors import Stop
 
 BACK_NETWORK = re.compile(r"([0-9]{1,3}\.){2}[0-9]{1,3}")
+# `docker compose` ARGS that build the images: one at a time. Docker's classic builder, building
+# the services that share a Dockerfile side by side, gives each a new image of its own for the
+# same content, and a later build settles them on one of those: a change of image where nothing
+# changed, which would replace Redis instances for nothing. One at a time, each finds the one
+# before it in the cache.
+BUILD = ("--parallel", "1", "--progress", "plain", "build")
 
 
 class Compose:

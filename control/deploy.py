@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from control import docker, plan, probes, redis, running, secrets, settings, stackfile, topology
-from control.compose import Compose
+from control.compose import BUILD, Compose
 from control.errors import Stop
 from control.explain import quiet_or_explain
 from control.say import say, timed
@@ -165,16 +165,20 @@ def built(swarm, registry):
     stack = swarm.stack
     say("building the images")
     builder = Compose({**swarm.compose.environ, "COMPOSE_PROJECT_NAME": stack}, redis_tls="on")
-    timed("images built", quiet_or_explain, builder, "building the images", "--progress", "plain", "build")
+    timed("images built", quiet_or_explain, builder, "building the images", *BUILD)
+    # {what the stack file looks images up by (stackfile.image_of): the service Compose built it for}
+    built_for = {"redis": "redis", "web": "web", "lb": "lb"}
+    if builder.mode == "sentinel":
+        built_for["sentinel"] = builder.declared().sentinels[0]
     tags = {}
-    for service in ("redis", "web", "lb"):
+    for key, service in built_for.items():
         image = docker.run("docker", "image", "inspect", "--format", "{{.Id}}", f"{stack}-{service}").stdout
         content = image.strip().removeprefix("sha256:")[:12]
-        tags[service] = f"{registry + '/' if registry else ''}{stack}-{service}:{content}"
-        docker.run("docker", "tag", f"{stack}-{service}", tags[service])
+        tags[key] = f"{registry + '/' if registry else ''}{stack}-{key}:{content}"
+        docker.run("docker", "tag", f"{stack}-{service}", tags[key])
         if registry:
-            say(f"pushing {tags[service]}")
-            docker.quietly(f"pushing {tags[service]}", "docker", "push", tags[service])
+            say(f"pushing {tags[key]}")
+            docker.quietly(f"pushing {tags[key]}", "docker", "push", tags[key])
     return tags, "always" if registry else "never"
 
 

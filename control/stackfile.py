@@ -154,10 +154,12 @@ def content_name(stack, key, secret):
 
 
 def image_of(name, spec, images):
-    """The service's image: its own, or that of the service it shares a build with (the
-    sentinels and the other Redis instances run Redis's image)."""
-    context = Path(spec.get("build", {}).get("context", name)).name
-    return images.get(name) or images.get(context)
+    """The service's image: its own, or that of its build's target (the sentinels run the
+    sentinel image), or that of the service it shares a build with (the other Redis instances
+    run Redis's image)."""
+    build = spec.get("build", {})
+    context = Path(build.get("context", name)).name
+    return images.get(name) or images.get(build.get("target", "")) or images.get(context)
 
 
 def stack_file(config, stack, images, replicas, omit=()):

@@ -17,7 +17,7 @@ import sys
 import time
 
 from control import docker, plan, probes, redis, redis_mode, running, secrets, settings, stale
-from control.compose import Compose
+from control.compose import BUILD, Compose
 from control.errors import Stop
 from control.explain import or_explain, quiet_or_explain
 from control.reports import new_report_dir
@@ -39,7 +39,7 @@ def main(environ):
     if not planning:
         redis_mode.main(environ)
     say("building the images")
-    timed("images built", quiet_or_explain, compose, "building the images", "--progress", "plain", "build")
+    timed("images built", quiet_or_explain, compose, "building the images", *BUILD)
     ship(compose, replicas, planning)
     if planning:
         return

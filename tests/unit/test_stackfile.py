@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from control.stackfile import StackFileError, stack_file
+from control.stackfile import StackFileError, image_of, stack_file
 from helpers.support import ROOT
 
 IMAGES = {"redis": "reg:5000/c-redis:1", "web": "reg:5000/c-web:2", "lb": "reg:5000/c-lb:3"}
@@ -133,3 +133,12 @@ def test_the_command_says_what_is_wrong_in_one_line(config):
     )
     assert done.returncode == 1
     assert done.stderr == "stackfile: no image for lb, redis\n"
+
+
+def test_the_sentinels_run_their_own_image_and_the_other_instances_redis_s():
+    images = {**IMAGES, "sentinel": "reg:5000/c-sentinel:4"}
+    sentinel = {"build": {"context": "redis", "target": "sentinel"}}
+    instance = {"build": {"context": "redis", "target": "instance"}}
+    assert image_of("sentinel-2", sentinel, images) == images["sentinel"]
+    assert image_of("redis-2", instance, images) == image_of("redis", instance, images) == images["redis"]
+    assert image_of("web", {"build": {"context": "web"}}, images) == images["web"]
