@@ -41,6 +41,10 @@ logs:
 reset:
 	@python3 -m control reset
 
+.PHONY: switch  ## move the Redis primary to a replica under Sentinel, unnoticed by clients (a planned switch)
+switch:
+	@python3 -m control switch
+
 .PHONY: stats  ## show the count and each replica's share (run in a replica, outside its metrics)
 stats:
 	@docker compose exec -T web env -u PROMETHEUS_MULTIPROC_DIR flask --app counter stats

@@ -6,6 +6,7 @@ with their settings from the environment:
                            changed to the running one (up.py)
   scale                    the running stack's web tier to SCALE replicas (scale.py)
   reset                    the counter back to zero (reset.py)
+  switch                   a planned switch of the Redis primary under Sentinel (switch.py)
   load, load-ui, check     locust against the running stack, and the exactness verdict (load.py)
   monitor                  Prometheus and the exporters beside the running stack (monitor.py)
   bench                    throughput, latency and CPU per tier against baselines (bench.py)
@@ -50,6 +51,7 @@ from control import (
     secrets,
     settings,
     stackfile,
+    switch,
     topology,
     up,
 )
@@ -68,6 +70,7 @@ OPERATIONS = {
     "undeploy": deploy.remove,
     "scale": scale.main,
     "reset": reset.main,
+    "switch": switch.main,
     "rotate-certs": rotate.main,
     "load": load.load,
     "load-ui": load.load_ui,

@@ -1,23 +1,41 @@
 #!/bin/sh
-# A planned switch of the Redis primary that loses no acknowledged increment. `make up` and
-# `make deploy` run it (control/redis.py's Group.switch) in a container on the back network,
-# with Redis's admin password in REDISCLI_AUTH, after majority.sh (the rule for "named by the
-# sentinels", sent with it, so that a container of an older image runs it too):
+# A planned switch of the Redis primary that loses no acknowledged increment and that clients do
+# not notice. `make up`, `make deploy` and `make switch` run it (control/redis.py's Group.switch)
+# in a container on the back network, with Redis's admin password in REDISCLI_AUTH, after
+# majority.sh (the rule for "named by the sentinels", sent with it, so that a container of an
+# older image runs it too):
 #   switch-primary.sh OLD GROUP PORT "INSTANCE..." "SENTINEL:PORT..."
 # While the sentinels promote a replica, the old primary (and a replica still following it) could
 # go on acknowledging writes that the new primary never gets. So, in this order:
 #   1. the old primary refuses every write at once (min-replicas-to-write above its replicas:
-#      NOREPLICAS, before a step runs), and the app asks again within its budget;
-#   2. every replica catches up with all the old primary has, so whichever is promoted has it;
-#   3. the sentinels promote one (SENTINEL FAILOVER), and once a majority of them name it,
+#      NOREPLICAS, before a step runs), and the app asks again within its budget; and it pauses
+#      what it would still send its replicas (CLIENT PAUSE WRITE: no expiry, no eviction; at most
+#      half the sentinels' down-after, since the pause holds back their hellos and so the pings
+#      behind them, and a paused primary would be failed over as down), so
+#   2. every replica catches up with all the old primary has and stays there, and whichever is
+#      promoted, the others and the old primary follow it with a partial resync (a full one would
+#      leave their acknowledgements, and so the app's writes, waiting for seconds);
+#   3. a sentinel promotes one (SENTINEL FAILOVER), and once a majority of them name it,
 #   4. the old primary follows it (REPLICAOF), so what the app sends there is refused (READONLY)
-#      and asked of the sentinels again; its own setting is then put back.
+#      and asked of the sentinels again; its own settings are then put back, and it is unpaused.
+# Writes are refused from 1 to 4: the app's budget (0.75 s) and nginx's second try cover 1.5 s.
+# Most of it is the sentinel's wait to see the promotion: it reads the promoted replica's INFO once
+# a second, counted from its last reading. So, before step 1, the switch chooses that replica (the
+# others are made less preferred: replica-priority) and starts the failover just after the
+# sentinel's routine reading of it; the promotion is then seen about 0.4 s later, not up to 1 s.
 # Prints the new primary and how long writes were refused, in ms. Before step 3 a failure puts the
-# old primary back as it was; after it, the old primary goes on refusing writes until it follows
-# the new one (a sentinel makes it a replica within seconds), rather than risk two primaries.
+# old primary back as it was, within 5 s, if a majority of the sentinels still name it; after it,
+# or if they do not, the old primary goes on refusing writes until it follows the new one (a
+# sentinel makes it a replica within seconds; it then has its own settings back, within 15 s),
+# rather than risk two primaries.
 set -eu
 
 old=$1 group=$2 port=$3 instances=$4 sentinels=$5
+# ms since the sentinel last read the chosen replica's INFO, within which the failover starts: its
+# next reading is due 1000 ms after the last, and must come after the promotion, which the
+# sentinel sends on its third tick (each tick 53 to 100 ms) after the failover is asked of it.
+EARLY=400 LATE=550
+PHASE_WAIT=25000 # ms: the sentinel reads a replica's INFO every 10 s; the others' new priority too
 
 say() { echo "switch-primary: $*" >&2; }
 ask() { # ask HOST:PORT COMMAND...: its answer, without carriage returns
@@ -27,39 +45,104 @@ ask() { # ask HOST:PORT COMMAND...: its answer, without carriage returns
 }
 field() { ask "$1:$port" INFO replication | sed -n "s/^$2://p"; }
 now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+# seen SENTINEL: "NAME PRIORITY MS-SINCE-INFO" for each replica the sentinel sees up
+seen() {
+  ask "$1" SENTINEL REPLICAS "$group" | awk '
+    NR % 2 == 1 { key = $0; next }
+    key == "name" { n++ }
+    { value[n, key] = $0 }
+    END { for (i = 1; i <= n; i++) if (value[i, "flags"] == "slave")
+            print value[i, "ip"], value[i, "slave-priority"], value[i, "info-refresh"] }'
+}
 
 configured=$(ask "$old:$port" CONFIG GET min-replicas-to-write | tail -n 1)
-put_back() { ask "$old:$port" CONFIG SET min-replicas-to-write "$configured" >/dev/null || true; }
-give_up() { put_back; say "the primary is not switched from $old: $* (it takes writes again)"; exit 1; }
+others="" # "NAME:PRIORITY" of each replica made less preferred, to put back
+preferences_back() {
+  for other in $others; do ask "${other%:*}:$port" CONFIG SET replica-priority "${other##*:}" >/dev/null || true; done
+}
+put_back() {
+  ask "$old:$port" CONFIG SET min-replicas-to-write "$configured" >/dev/null || true
+  ask "$old:$port" CLIENT UNPAUSE >/dev/null || true
+  preferences_back
+}
+stuck() { # stuck MESSAGE: the old primary refuses writes until it follows another, then is put back
+  preferences_back
+  until_ms=$(($(now_ms) + 15000))
+  until [ "$(field "$old" role)" = slave ]; do
+    [ "$(now_ms)" -lt "$until_ms" ] || { say "$*; it still refuses writes: once it follows the primary, CONFIG SET min-replicas-to-write $configured"; exit 1; }
+    sleep 0.1
+  done
+  put_back
+  say "$*; it follows $(field "$old" master_host) now, with its own settings"
+  exit 1
+}
+named() { # the instance a majority of the sentinels name primary, or nothing
+  for sentinel in $sentinels; do ask "$sentinel" SENTINEL get-master-addr-by-name "$group" 2>/dev/null | head -n 1; done \
+    | majority "$(echo "$sentinels" | wc -w)"
+}
+give_up() {
+  [ "$(named)" = "$old" ] || stuck "the primary is not switched from $old: $*, and the sentinels no longer name it"
+  put_back
+  say "the primary is not switched from $old: $* (it takes writes again)"
+  exit 1
+}
+
+# The sentinel to ask, the replica it is to promote (the first it sees up), and the others.
+leader="" chosen=""
+for sentinel in $sentinels; do
+  chosen=$(seen "$sentinel" | awk '$2 > 0 { print $1; exit }')
+  [ -z "$chosen" ] || { leader=$sentinel; break; }
+done
+[ -n "$chosen" ] || give_up "no sentinel sees a replica to promote"
+preferred=$(ask "$chosen:$port" CONFIG GET replica-priority | tail -n 1)
+[ -n "$preferred" ] || give_up "$chosen, the replica to promote, does not answer"
+for name in $instances; do
+  [ "$name" != "$old" ] && [ "$name" != "$chosen" ] || continue
+  priority=$(ask "$name:$port" CONFIG GET replica-priority | tail -n 1)
+  [ -n "$priority" ] && [ "$priority" -le "$preferred" ] && [ "$priority" -gt 0 ] || continue
+  others="$others $name:$priority"
+  ask "$name:$port" CONFIG SET replica-priority "$((preferred + 1))" >/dev/null || true
+done
+# Until the sentinel sees the others as less preferred, and has just read the chosen one's INFO.
+deadline=$(($(now_ms) + PHASE_WAIT))
+until seen "$leader" | awk -v chosen="$chosen" -v early="$EARLY" -v late="$LATE" '
+  $1 == chosen { mine = $2; ready = $3 >= early && $3 <= late; next }
+  { priority[$1] = $2 }
+  END { for (name in priority) if (priority[name] <= mine) exit 1; exit !ready }'; do
+  [ "$(now_ms)" -lt "$deadline" ] || { say "the sentinel's reading of $chosen was not caught: the switch may take longer"; break; }
+  sleep 0.01
+done
 
 started=$(now_ms)
 [ "$(ask "$old:$port" CONFIG SET min-replicas-to-write 1000000)" = OK ] || give_up "it would not refuse writes"
+down_after=$(ask "$leader" SENTINEL MASTER "$group" | sed -n '/^down-after-milliseconds$/{n;p;}')
+pause=$((${down_after:-2000} / 2))
+[ "$pause" -le 1000 ] || pause=1000
+[ "$(ask "$old:$port" CLIENT PAUSE "$pause" WRITE)" = OK ] || give_up "it would not pause"
 offset=$(field "$old" master_repl_offset)
+deadline=$((started + 5000))
 for name in $instances; do
   [ "$name" != "$old" ] || continue
-  waited=0
   until [ "$(field "$name" slave_repl_offset || echo 0)" -ge "$offset" ] 2>/dev/null; do
-    [ "$waited" -lt 500 ] || give_up "$name did not catch up with it within 5 s"
+    [ "$(now_ms)" -lt "$deadline" ] || give_up "$name did not catch up with it within 5 s"
     sleep 0.01
-    waited=$((waited + 1))
   done
 done
 
 asked=""
-for sentinel in $sentinels; do
+for sentinel in $leader $sentinels; do
   if [ "$(ask "$sentinel" SENTINEL FAILOVER "$group" 2>/dev/null)" = OK ]; then asked=$sentinel; break; fi
 done
 [ -n "$asked" ] || give_up "no sentinel would start the failover"
 
-new="" waited=0
+new="" deadline=$(($(now_ms) + 15000))
 while [ -z "$new" ]; do
-  [ "$waited" -lt 1500 ] || { say "$asked started the switch from $old, but no majority of the sentinels named a new primary within 15 s: $old refuses writes until it follows one"; exit 1; }
-  new=$(for sentinel in $sentinels; do ask "$sentinel" SENTINEL get-master-addr-by-name "$group" 2>/dev/null | head -n 1; done \
-    | majority "$(echo "$sentinels" | wc -w)")
+  [ "$(now_ms)" -lt "$deadline" ] || stuck "$asked started the switch from $old, but no majority of the sentinels named a new primary within 15 s"
+  new=$(named)
   [ "$new" != "$old" ] || new=""
-  [ -n "$new" ] || { sleep 0.01; waited=$((waited + 1)); }
+  [ -n "$new" ] || sleep 0.01
 done
 
-[ "$(ask "$old:$port" REPLICAOF "$new" "$port")" = OK ] || { say "$old would not follow $new: it refuses writes until a sentinel makes it a replica"; exit 1; }
+[ "$(ask "$old:$port" REPLICAOF "$new" "$port")" = OK ] || stuck "$old would not follow $new"
 put_back
 echo "$new $(($(now_ms) - started))"

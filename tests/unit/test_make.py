@@ -122,3 +122,9 @@ def test_bad_load_settings_are_refused_with_a_reason(setting, message):
 )
 def test_bad_stack_settings_are_refused_with_a_reason(target, setting, message):
     assert refusal(target, setting) == message
+
+
+def test_switch_refuses_a_single_redis():
+    assert refusal("switch", "REDIS_MODE=single") == (
+        "switch: there is one Redis under REDIS_MODE=single: no other instance to switch to"
+    )
