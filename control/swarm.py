@@ -45,7 +45,7 @@ class Deployment:
     def converged(self, service):
         """Until the service runs all its tasks of its current definition, or a Stop saying why not."""
         name = f"{self.stack}_{service}"
-        deployed = self.images.get(service if service in ("web", "lb") else "redis")
+        deployed = stackfile.image_of(service, self.config["services"].get(service, {}), self.images)
         deadline = time.monotonic() + self.timeout
         while True:
             (spec,) = json.loads(docker.run("docker", "service", "inspect", name).stdout)
