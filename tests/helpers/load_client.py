@@ -159,9 +159,15 @@ def run(
     if during is not None:
         try:
             during()
-        finally:
-            if after is not None:
-                ends[0] = time.monotonic() + after
+        except BaseException:
+            # The clients stop now and are waited for, so none goes on counting into the next test.
+            ends[0] = time.monotonic()
+            for thread in threads:
+                thread.join(settle + grace)
+            watch.stop()
+            raise
+        if after is not None:
+            ends[0] = time.monotonic() + after
     deadline = ends[0] + settle + grace
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))

@@ -86,3 +86,14 @@ def test_a_client_given_several_addresses_moves_on_from_one_that_refuses(countin
     assert result.gave_up == 0 and result.successes > 0
     assert result.attempts["ConnectionRefusedError"] <= 4  # each client once, then on to the other
     assert len(set(result.counts)) == result.successes
+
+
+def test_a_during_that_fails_stops_the_clients_before_the_run_fails(counting_server_on_one_address):
+    def during():
+        time.sleep(0.3)
+        raise RuntimeError("the operation under load failed")
+
+    with pytest.raises(RuntimeError):
+        load_client.run(counting_server_on_one_address, seconds=30, host="127.0.0.2", during=during)
+    # Had the clients gone on for their 30 s, they would count into whatever runs next.
+    assert [thread.name for thread in threading.enumerate() if thread.name.endswith("(loop)")] == []
