@@ -45,8 +45,8 @@ class Deployment:
     def converged(self, service):
         """Until the service runs all its tasks of its current definition, or a Stop saying why not."""
         name = f"{self.stack}_{service}"
-        spec = self.config["services"].get(service, {}) if self.config else {}
-        deployed = stackfile.image_of(service, spec, self.images)
+        declared = self.config["services"].get(service, {}) if self.config else {}
+        deployed = stackfile.image_of(service, declared, self.images)
         deadline = time.monotonic() + self.timeout
         while True:
             (spec,) = json.loads(docker.run("docker", "service", "inspect", name).stdout)

@@ -103,6 +103,10 @@ for name in $instances; do
   others="$others $name:$priority"
   ask "$name:$port" CONFIG SET replica-priority "$((preferred + 1))" >/dev/null || true
 done
+# The pause: at most half the sentinels' down-after (asked now, before writes are refused).
+down_after=$(ask "$leader" SENTINEL MASTER "$group" | sed -n '/^down-after-milliseconds$/{n;p;}')
+pause=$((${down_after:-2000} / 2))
+[ "$pause" -le 1000 ] || pause=1000
 # Until the sentinel sees the others as less preferred, and has just read the chosen one's INFO.
 deadline=$(($(now_ms) + PHASE_WAIT))
 until seen "$leader" | awk -v chosen="$chosen" -v early="$EARLY" -v late="$LATE" '
@@ -115,9 +119,6 @@ done
 
 started=$(now_ms)
 [ "$(ask "$old:$port" CONFIG SET min-replicas-to-write 1000000)" = OK ] || give_up "it would not refuse writes"
-down_after=$(ask "$leader" SENTINEL MASTER "$group" | sed -n '/^down-after-milliseconds$/{n;p;}')
-pause=$((${down_after:-2000} / 2))
-[ "$pause" -le 1000 ] || pause=1000
 [ "$(ask "$old:$port" CLIENT PAUSE "$pause" WRITE)" = OK ] || give_up "it would not pause"
 offset=$(field "$old" master_repl_offset)
 deadline=$((started + 5000))
