@@ -5,7 +5,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 VENV := .venv
 PYTHON := $(VENV)/bin/python
-ALL_PROFILES := --profile sentinel --profile loadtest --profile monitoring
+ALL_PROFILES := --profile sentinel --profile loadtest --profile monitoring --profile autoscale
 
 .PHONY: help  ## list the targets
 help:
@@ -13,7 +13,7 @@ help:
 	  | sed -E 's/^\.PHONY: ([a-z-]+) +## (.*)/\1\t\2/' \
 	  | awk -F'\t' '{ printf "  make %-15s %s\n", $$1, $$2 }'
 
-.PHONY: up  ## build and start the stack with SCALE web replicas (default 3), REDIS_MODE=single|sentinel; PLAN=1 says what it would change
+.PHONY: up  ## build and start the stack with SCALE web replicas (default 3), or AUTOSCALE=MIN-MAX; REDIS_MODE=single|sentinel; PLAN=1 says what it would change
 up:
 	@python3 -m control up
 
@@ -102,7 +102,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/hadolint */Dockerfile bench/baselines/Dockerfile scripts/standin/*.Dockerfile lab/*.Dockerfile
-	$(VENV)/bin/shellcheck -x redis/*.sh lb/entrypoint.sh .ci/run
+	$(VENV)/bin/shellcheck -x redis/*.sh lb/entrypoint.sh autoscaler/docker.sh .ci/run
 
 .PHONY: test  ## lint, then run every test: unit, integration and end-to-end in Docker
 test: lint

@@ -5,6 +5,8 @@ with their settings from the environment:
   up                       build and start the stack with SCALE web replicas, or ship what
                            changed to the running one (up.py)
   scale                    the running stack's web tier to SCALE replicas (scale.py)
+  autoscaler               the autoscaler's loop, in its container (autoscaler.py; make up
+                           AUTOSCALE=MIN-MAX starts it)
   reset                    the counter back to zero (reset.py)
   switch                   a planned switch of the Redis primary under Sentinel (switch.py)
   load, load-ui, check     locust against the running stack, and the exactness verdict (load.py)
@@ -38,6 +40,7 @@ import os
 import sys
 
 from control import (
+    autoscaler,
     bench,
     deploy,
     images,
@@ -59,6 +62,7 @@ from control.errors import Stop
 
 OPERATIONS = {
     "up": up.main,
+    "autoscaler": autoscaler.main,
     "secrets": secrets.main,
     "bench": bench.main,
     "offline-images": images.main,

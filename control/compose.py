@@ -78,4 +78,6 @@ class Compose:
         return None
 
     def lb_address(self):
-        return self.published("lb", 8080)
+        """Where this process reaches the load balancer: LB_ADDRESS inside the stack (the
+        autoscaler), else where its port is published."""
+        return self.environ.get("LB_ADDRESS") or self.published("lb", 8080)

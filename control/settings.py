@@ -130,9 +130,14 @@ def web_replicas(usage=None, environ=None):
     """SCALE, the web replicas asked for (1 to MAX_SCALE, 64), checked; without SCALE, the
     default, or where there is none (`usage` says how to give it) a refusal that asks for it."""
     environ = os.environ if environ is None else environ
-    most = whole_number("MAX_SCALE", environ.get("MAX_SCALE") or str(DEFAULT_MAX_SCALE), 1, 1000)
+    most = max_scale(environ)
     if "SCALE" not in environ:
         if usage:
             raise SettingError(f"say how many web replicas: {usage} SCALE=N (1 to {most})")
         return DEFAULT_SCALE
     return whole_number("SCALE", environ["SCALE"], 1, most)
+
+
+def max_scale(environ):
+    """MAX_SCALE, the most web replicas SCALE (or AUTOSCALE) may ask for, checked."""
+    return whole_number("MAX_SCALE", environ.get("MAX_SCALE") or str(DEFAULT_MAX_SCALE), 1, 1000)

@@ -16,7 +16,19 @@ import json
 import sys
 import time
 
-from control import docker, plan, probes, redis, redis_mode, running, secrets, settings, stale
+from control import (
+    autoscale,
+    autoscaler,
+    docker,
+    plan,
+    probes,
+    redis,
+    redis_mode,
+    running,
+    secrets,
+    settings,
+    stale,
+)
 from control.compose import BUILD, Compose
 from control.errors import Stop
 from control.explain import or_explain, quiet_or_explain
@@ -32,6 +44,9 @@ GROUP_WAIT, READY_WAIT = 60, 60
 
 def main(environ):
     replicas = settings.web_replicas(environ=environ)
+    rule = autoscale.policy(environ, settings.max_scale(environ))
+    if rule and "SCALE" in environ:
+        raise settings.SettingError("give SCALE or AUTOSCALE, not both: the autoscaler sets web's size")
     planning = settings.plan_only(environ)
     compose = Compose(environ)
     docker.require_docker()
@@ -40,13 +55,22 @@ def main(environ):
         redis_mode.main(environ)
     say("building the images")
     timed("images built", quiet_or_explain, compose, "building the images", *BUILD)
+    if rule:
+        scaler = Compose(compose.environ, profiles=autoscaler.PROFILES)
+        quiet_or_explain(scaler, "building the autoscaler's image", *BUILD, *autoscaler.SERVICES)
+        replicas = min(max(len(compose.running("web")), rule.low), rule.high)
+    if not planning and autoscaler.running(compose):
+        say("the autoscaler stops while make up changes the stack")
+        autoscaler.stop(compose)
     ship(compose, replicas, planning)
     if planning:
         return
     redis.compose_group(compose).wait(GROUP_WAIT)
     address = compose.lb_address()
     probes.wait_ready(address, READY_WAIT)
-    say(f"counter is up: http://{address}/  ({replicas} replicas)")
+    if rule:
+        autoscaler.start(compose, rule)
+    say(f"counter is up: http://{address}/  ({replicas} replicas{', autoscaled' if rule else ''})")
 
 
 def ship(compose, replicas, planning):

@@ -132,12 +132,14 @@ def run(
     host="127.0.0.1",
     timeout=15.0,
     after=None,
+    pace=None,
 ):
     """Run `clients` threads for `seconds`; call `during()` meanwhile; return the Result. With
     `after`, the run lasts until `during()` returns, and `after` seconds more (`seconds` unused).
 
     Each client waits `timeout` seconds for an answer; one that takes longer is a failed attempt
-    ("TimeoutError").
+    ("TimeoutError"). With `pace`, a function, each client starts a request at most every
+    pace() seconds (the load can change while it runs); without, one as soon as the last ends.
 
     A request still failing when the run ends is retried (with `retry`) for up to `settle`
     more seconds, so that none is left in doubt. A client still busy `grace` seconds after
@@ -150,7 +152,10 @@ def run(
     def loop(number):
         client = Client(port, timeout, host, first=number)
         while time.monotonic() < ends[0]:
+            started = time.monotonic()
             count_one(client, result, ends[0] + settle, retry)
+            if pace is not None:
+                time.sleep(max(0.0, started + pace() - time.monotonic()))
         client.close()
 
     threads = [threading.Thread(target=loop, args=(n,), daemon=True) for n in range(clients)]

@@ -142,7 +142,16 @@ class Stack:
         return container
 
     def down(self):
-        profiles = ["--profile", "loadtest", "--profile", "monitoring", "--profile", "sentinel"]
+        profiles = [
+            "--profile",
+            "loadtest",
+            "--profile",
+            "monitoring",
+            "--profile",
+            "sentinel",
+            "--profile",
+            "autoscale",
+        ]
         self.compose(*profiles, "down", "--volumes", "--remove-orphans", check=False)
 
 

@@ -49,6 +49,14 @@ def test_metrics_add_up_every_worker_whichever_answers(gunicorn):
         requests = metric(text, 'counter_http_requests_total{endpoint="hello",status="200"}')
         assert requests == result.successes + 2
         assert metric(text, 'counter_redis_call_seconds_count{call="increment"}') == result.successes + 2
+    # The replica's CPU from its cgroup, and its start: the same whichever worker answers.
+    client.close()
+    first = client.get("/metrics")[2]
+    client.close()
+    second = client.get("/metrics")[2]
+    assert 0 < metric(first, "counter_cpu_seconds_total") <= metric(second, "counter_cpu_seconds_total")
+    assert metric(first, "counter_started_time_seconds") == metric(second, "counter_started_time_seconds")
+    assert metric(first, "counter_cpu_limit_cores") > 0
 
 
 def test_told_to_stop_a_replica_refuses_new_connections_at_once_and_still_answers_its_own(

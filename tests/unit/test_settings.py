@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from control import autoscale
 from control import settings as control_settings
 from counter.settings import Settings, SettingsError
 from helpers.support import ROOT
@@ -102,10 +103,22 @@ def shown_in_env_example():
 
 
 # Read by make itself (control/settings.py), with their default there.
-READ_BY_MAKE = {"MAX_SCALE": str(control_settings.DEFAULT_MAX_SCALE)}
+READ_BY_MAKE = {
+    "MAX_SCALE": str(control_settings.DEFAULT_MAX_SCALE),
+    "AUTOSCALE": "off",
+    **autoscale.DEFAULTS,
+}
 # Set by the scripts for each run, not by users.
-# REDIS_SENTINELS is derived from docker-compose.yml's sentinels (control/topology.py).
-SET_BY_SCRIPTS = {"HOST_USER", "LOCUST_REPORT", "LOCUST_MASTER", "MAX_FAIL_RATIO", "REDIS_SENTINELS"}
+# REDIS_SENTINELS is derived from docker-compose.yml's sentinels (control/topology.py);
+# COUNTER_DIR is where make up runs (control/autoscaler.py).
+SET_BY_SCRIPTS = {
+    "HOST_USER",
+    "LOCUST_REPORT",
+    "LOCUST_MASTER",
+    "MAX_FAIL_RATIO",
+    "REDIS_SENTINELS",
+    "COUNTER_DIR",
+}
 
 
 def test_env_example_names_every_variable_with_its_real_default():

@@ -25,6 +25,9 @@ from prometheus_client import (
     multiprocess,
     values,
 )
+from prometheus_client.registry import REGISTRY
+
+from counter import usage
 
 FLUSH_EVERY = 1.0  # seconds
 BUFFERED = []  # this process's values
@@ -82,6 +85,8 @@ if MULTIPROCESS:  # before any metric is made (gunicorn's master imports this, t
     start_flushing()
     os.register_at_fork(after_in_child=after_fork)
     atexit.register(flush)
+else:
+    REGISTRY.register(usage.Collector())
 
 REQUESTS = Counter(
     "counter_http_requests", "HTTP requests answered, by endpoint and status.", ["endpoint", "status"]
@@ -132,6 +137,7 @@ def exposition():
         flush()  # this worker's newest figures; the others' are at most FLUSH_EVERY old
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        registry.register(usage.Collector())
         return generate_latest(registry)
     return generate_latest()
 

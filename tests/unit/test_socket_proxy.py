@@ -1,0 +1,76 @@
+"""autoscaler/socket_proxy.py: what the autoscaler may ask of Docker, judged with no Docker (the
+calls that name a container, which the proxy looks up, are checked end to end)."""
+
+import importlib.util
+
+import pytest
+
+from helpers.support import ROOT
+
+spec = importlib.util.spec_from_file_location("socket_proxy", ROOT / "autoscaler" / "socket_proxy.py")
+proxy = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(proxy)
+
+WEB = {"com.docker.compose.project": "counter", "com.docker.compose.service": "web"}
+
+
+def replica(**host):
+    """A create request as Compose makes it for a web replica, with HOST in its HostConfig."""
+    binds = ["/srv/counter/secrets/redis_app_password:/run/secrets/redis_app_password:ro"]
+    return {
+        "Image": "counter-web",
+        "Labels": WEB,
+        "HostConfig": {"Binds": binds, "Tmpfs": {"/tmp": ""}, **host},
+    }
+
+
+@pytest.fixture(autouse=True)
+def project(monkeypatch):
+    monkeypatch.setattr(proxy, "PROJECT", "counter")
+    monkeypatch.setattr(proxy, "PROJECT_DIR", "/srv/counter")
+
+
+def test_reads_that_scaling_needs_pass_and_others_do_not():
+    for path in (
+        "/v1.41/_ping",
+        "/v1.41/containers/json?all=1",
+        "/v1.41/containers/abc/json",
+        "/v1.41/networks/x",
+    ):
+        assert proxy.refusal("GET", path, b"") is None, path
+    for path in ("/v1.41/containers/abc/logs", "/v1.41/containers/abc/archive?path=/data", "/v1.41/secrets"):
+        assert proxy.refusal("GET", path, b"") is not None, path
+
+
+def test_a_web_replica_as_compose_makes_it_passes():
+    assert proxy.create_refusal(replica()) is None
+
+
+@pytest.mark.parametrize(
+    "change, why",
+    [
+        ({"HostConfig": {"Privileged": True}}, "privileges"),
+        ({"HostConfig": {"CapAdd": ["SYS_ADMIN"]}}, "capabilities"),
+        ({"HostConfig": {"Devices": [{"PathOnHost": "/dev/sda"}]}}, "devices"),
+        ({"HostConfig": {"PidMode": "host"}}, "namespaces"),
+        ({"HostConfig": {"NetworkMode": "container:abc"}}, "namespaces"),
+        ({"HostConfig": {"Binds": ["/var/run/docker.sock:/s"]}}, "mounts /var/run/docker.sock"),
+        ({"HostConfig": {"Mounts": [{"Type": "bind", "Source": "/"}]}}, "mounts /"),
+        ({"HostConfig": {"Binds": ["/srv/counter/secrets/../../etc:/e"]}}, "mounts"),
+        ({"Image": "counter-redis"}, "another image"),
+        ({"Labels": {**WEB, "com.docker.compose.service": "redis"}}, "not one of counter's web"),
+        ({"Labels": {**WEB, "com.docker.compose.project": "other"}}, "not one of counter's web"),
+    ],
+)
+def test_anything_more_than_a_web_replica_is_refused(change, why):
+    spec = replica()
+    spec.update({k: v for k, v in change.items() if k != "HostConfig"})
+    spec["HostConfig"].update(change.get("HostConfig", {}))
+    assert why in (proxy.create_refusal(spec) or "")
+
+
+def test_other_calls_are_refused():
+    assert proxy.refusal("POST", "/v1.41/containers/abc/exec", b"{}") is not None
+    assert proxy.refusal("POST", "/v1.41/images/create?fromImage=x", b"") is not None
+    assert proxy.refusal("POST", "/v1.41/volumes/create", b"{}") is not None
+    assert proxy.refusal("DELETE", "/v1.41/networks/x", b"") is not None
