@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from control import docker, plan, probes, redis, running, secrets, settings, stackfile, topology
+from control import autoscale, docker, plan, probes, redis, running, secrets, settings, stackfile, topology
 from control.compose import BUILD, Compose
 from control.errors import Stop
 from control.explain import quiet_or_explain
@@ -120,6 +120,10 @@ class Swarm:
 def deploy(environ):
     swarm = Swarm(environ)
     replicas = settings.web_replicas(environ=environ)
+    if autoscale.policy(environ, settings.max_scale(environ)):
+        raise settings.SettingError(
+            "make deploy does not autoscale yet (docs/autoscaling.md): give it AUTOSCALE=off and a SCALE"
+        )
     planning = settings.plan_only(environ)
     registry = environ.get("REGISTRY", "")
     if registry and not REGISTRY.fullmatch(registry):

@@ -50,6 +50,11 @@ def load(environ):
     if not (DURATION.fullmatch(duration) and re.search("[1-9]", duration)):
         raise settings.SettingError(f"DURATION must be a time such as 30s, 5m or 1h30m, got '{duration}'")
     workers = settings.whole_number("WORKERS", environ.get("WORKERS", "0"), 0, 64)
+    shape = environ.get("SHAPE", "")
+    if shape not in ("", "wave"):
+        raise settings.SettingError(
+            f"SHAPE must be wave (rise, hold, fall) or empty (USERS throughout), got '{shape}'"
+        )
     max_fail_ratio = matching(
         "MAX_FAIL_RATIO", environ.get("MAX_FAIL_RATIO", "0"), RATIO, "a ratio from 0 to 1"
     )
@@ -64,8 +69,11 @@ def load(environ):
             say(f"starting {workers} locust workers")
             compose.run("up", "--detach", "--no-deps", "--scale", f"locust-worker={workers}", "locust-worker")
         options = locust_options(users, spawn_rate, duration, workers, report)
-        say(f"{users} users, {spawn_rate} new per second, for {duration} (report in {report}/)")
-        compose.environ.update(LOCUST_REPORT=f"/{report}", MAX_FAIL_RATIO=max_fail_ratio)
+        if shape:
+            say(f"users rising to {users}, holding, falling to a tenth, for {duration} (report in {report}/)")
+        else:
+            say(f"{users} users, {spawn_rate} new per second, for {duration} (report in {report}/)")
+        compose.environ.update(LOCUST_REPORT=f"/{report}", MAX_FAIL_RATIO=max_fail_ratio, LOAD_SHAPE=shape)
         status = locust_master(compose, "--use-aliases", "locust-master", "locust", *options)
         say(f"report: {report}/report.html, and the verdict in {report}/test-1/ (summary.json, summary.png)")
         # The verdict last, where it is read (locust's own final statistics come after its

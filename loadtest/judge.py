@@ -36,6 +36,7 @@ class Judge:
         self.failed = False  # a test failed, or could not be judged
         self.started = 0.0
         self.rates = []  # (seconds since start, requests that count so far)
+        self.users = []  # (seconds since start, users running, replicas that served since the last)
         self.sampler = None
         self.reported = {}  # a worker's id: when its statistics last came in
 
@@ -66,14 +67,25 @@ class Judge:
             return
         self.write("before.json", self.before)
         self.started = time.monotonic()
-        self.rates = []
+        self.rates, self.users = [], []
         self.sampler = gevent.spawn(self.sample)
 
     def sample(self):
         # A master's totals move only when the workers report.
         every = WORKER_REPORT_INTERVAL if isinstance(self.environment.runner, MasterRunner) else 1
+        last = self.before["replicas"]
         while True:
-            self.rates.append((time.monotonic() - self.started, self.totals()[0]))
+            now = time.monotonic() - self.started
+            self.rates.append((now, self.totals()[0]))
+            # The replicas whose own count moved since the last sample: those serving now.
+            try:  # quietly: a stack that does not answer now is said by the verdict
+                stats = exactness.snapshot(self.environment.host or self.environment.parsed_options.host)
+            except (OSError, ValueError):
+                stats = None
+            if stats is not None:
+                moved = sum(1 for name, n in stats["replicas"].items() if n > last.get(name, 0))
+                self.users.append((now, self.environment.runner.user_count, moved))
+                last = stats["replicas"]
             gevent.sleep(every)
 
     def stats_reset(self, **_):
@@ -118,6 +130,7 @@ class Judge:
         self.write("after.json", after)
         summary = exactness.summarize(self.before, after, self.totals(), self.max_fail_ratio)
         summary["rates"] = self.rates
+        summary["users"] = self.users
         self.before = None
         self.failed = self.failed or not summary["passed"]
         self.write("summary.json", summary)

@@ -6,11 +6,13 @@ Each request carries its own Idempotency-Key, and a request that hit a connectio
 its exactness verdict over the requests that count (judge.py).
 """
 
+import os
 import re
 import uuid
 
 from judge import judge_every_test
-from locust import FastHttpUser, between, task
+from locust import FastHttpUser, LoadTestShape, between, task
+from shape import wave
 
 SENTENCE = re.compile(r"Hello World! I have been seen ([1-9][0-9]*) times\.\n")
 COUNT_UP = "GET / (count up)"
@@ -51,3 +53,15 @@ class Visitor(FastHttpUser):
                 count = None
             if response.status_code != 200 or not isinstance(count, int) or count < 0:
                 response.failure(f"unexpected answer: {response.status_code} {response.text!r:.80}")
+
+
+if os.environ.get("LOAD_SHAPE") == "wave":
+
+    class Wave(LoadTestShape):
+        """USERS and DURATION (locust's --users, --run-time) drawn as a wave (shape.py)."""
+
+        use_common_options = True
+
+        def tick(self):
+            options = self.runner.environment.parsed_options
+            return wave(self.get_run_time(), options.num_users, options.run_time)

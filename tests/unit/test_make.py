@@ -128,3 +128,30 @@ def test_switch_refuses_a_single_redis():
     assert refusal("switch", "REDIS_MODE=single") == (
         "switch: there is one Redis under REDIS_MODE=single: no other instance to switch to"
     )
+
+
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (("up", "AUTOSCALE=8-2"), "up: AUTOSCALE's MIN must not be over its MAX, got '8-2'"),
+        (("up", "AUTOSCALE=1-80"), "up: AUTOSCALE must be a whole number from 1 to 64, got '80'"),
+        (
+            ("up", "AUTOSCALE=1-8", "AUTOSCALE_TARGET=0"),
+            "up: AUTOSCALE_TARGET must be a fraction from 0.05 to 0.95, got '0'",
+        ),
+        (
+            ("up", "AUTOSCALE=1-8", "SCALE=3"),
+            "up: give SCALE or AUTOSCALE, not both: the autoscaler sets web's size",
+        ),
+        (
+            ("deploy", "AUTOSCALE=1-8"),
+            "deploy: make deploy does not autoscale yet (docs/autoscaling.md): give it AUTOSCALE=off and a SCALE",
+        ),
+        (
+            ("load", "SHAPE=square"),
+            "load: SHAPE must be wave (rise, hold, fall) or empty (USERS throughout), got 'square'",
+        ),
+    ],
+)
+def test_bad_autoscaling_is_refused_before_anything_starts(args, line):
+    assert refusal(*args) == line

@@ -118,6 +118,7 @@ SET_BY_SCRIPTS = {
     "MAX_FAIL_RATIO",
     "REDIS_SENTINELS",
     "COUNTER_DIR",
+    "LOAD_SHAPE",
 }
 
 
