@@ -145,7 +145,8 @@ def test_switch_refuses_a_single_redis():
         ),
         (
             ("deploy", "AUTOSCALE=1-8"),
-            "deploy: make deploy does not autoscale yet (docs/autoscaling.md): give it AUTOSCALE=off and a SCALE",
+            "deploy: make deploy does not autoscale yet (docs/autoscaling.md): "
+            "give it AUTOSCALE=off and a SCALE",
         ),
         (
             ("load", "SHAPE=square"),
