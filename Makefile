@@ -49,7 +49,7 @@ switch:
 stats:
 	@docker compose exec -T web env -u PROMETHEUS_MULTIPROC_DIR flask --app counter stats
 
-.PHONY: load  ## headless locust run: USERS=50 SPAWN_RATE=10 DURATION=30s WORKERS=0 MAX_FAIL_RATIO=0; SHAPE=wave rises, holds, falls
+.PHONY: load  ## headless locust run: USERS=50 SPAWN_RATE=10 DURATION=30s WORKERS=0 MAX_FAIL_RATIO=0; SHAPE=wave|step
 load:
 	@python3 -m control load
 

@@ -94,7 +94,12 @@ def main(environ):
     history, since = [], time.monotonic()
     while True:
         started = time.monotonic()
-        current = len(compose.running("web"))
+        try:
+            current = len(compose.running("web"))
+        except Stop as error:  # said, and asked again at the next decision
+            say(f"cannot count web's replicas: {error}")
+            time.sleep(rule.period)
+            continue
         decision, history = autoscale.decide(rule, current, busy(prometheus), started, history, since)
         figures.desired, figures.current = decision.replicas, current
         say(decision.reason)

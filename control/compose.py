@@ -17,6 +17,7 @@ BACK_NETWORK = re.compile(r"([0-9]{1,3}\.){2}[0-9]{1,3}")
 # changed, which would replace Redis instances for nothing. One at a time, each finds the one
 # before it in the cache.
 BUILD = ("--parallel", "1", "--progress", "plain", "build")
+PS_TRIES = 3
 
 
 class Compose:
@@ -54,9 +55,19 @@ class Compose:
         return docker.shown(*self.command(*args), env=self.environ)
 
     def containers(self, service=None, running=True):
-        """`ps --format json` of the project's containers (of `service`), running ones only or all."""
+        """`ps --format json` of the project's containers (of `service`), running ones only or all.
+        Compose lists, then inspects each: one removed in between (a replica leaving) fails the
+        whole `ps`, which is asked again."""
         args = ["ps", "--format", "json", *(["--status", "running"] if running else ["--all"])]
-        return docker.json_lines(self.run(*args, *([service] if service else [])).stdout)
+        args += [service] if service else []
+        for _ in range(PS_TRIES):
+            done = self.run(*args, check=False)
+            if done.returncode == 0:
+                return docker.json_lines(done.stdout)
+            if "No such container" not in done.stderr:
+                break
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise Stop(f"docker compose ps failed: {last}")
 
     def running(self, service):
         """The ids of the service's running containers."""

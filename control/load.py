@@ -12,6 +12,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from control import docker, settings
 from control.compose import Compose
@@ -41,23 +42,38 @@ def locust_master(compose, *args):
     return docker.passed(*compose.command("run", "--rm", "--no-deps", *args), env=compose.environ)
 
 
-def load(environ):
-    users = settings.whole_number("USERS", environ.get("USERS", "50"), 1, 100000)
-    spawn_rate = matching(
+def checked(environ):
+    """make load's settings, each checked: a refusal names the first that is wrong."""
+    run = SimpleNamespace(users=settings.whole_number("USERS", environ.get("USERS", "50"), 1, 100000))
+    run.spawn_rate = matching(
         "SPAWN_RATE", environ.get("SPAWN_RATE", "10"), SPAWN_RATE, "a number of users per second above 0"
     )
-    duration = environ.get("DURATION", "30s")
-    if not (DURATION.fullmatch(duration) and re.search("[1-9]", duration)):
-        raise settings.SettingError(f"DURATION must be a time such as 30s, 5m or 1h30m, got '{duration}'")
-    workers = settings.whole_number("WORKERS", environ.get("WORKERS", "0"), 0, 64)
-    shape = environ.get("SHAPE", "")
-    if shape not in ("", "wave"):
+    run.duration = environ.get("DURATION", "30s")
+    if not (DURATION.fullmatch(run.duration) and re.search("[1-9]", run.duration)):
+        raise settings.SettingError(f"DURATION must be a time such as 30s, 5m or 1h30m, got '{run.duration}'")
+    run.workers = settings.whole_number("WORKERS", environ.get("WORKERS", "0"), 0, 64)
+    run.shape = environ.get("SHAPE", "")
+    if run.shape not in SHAPES:
         raise settings.SettingError(
-            f"SHAPE must be wave (rise, hold, fall) or empty (USERS throughout), got '{shape}'"
+            "SHAPE must be wave (rise, hold, fall), step (a tenth, then all) or empty (USERS "
+            f"throughout), got '{run.shape}'"
         )
-    max_fail_ratio = matching(
+    run.max_fail_ratio = matching(
         "MAX_FAIL_RATIO", environ.get("MAX_FAIL_RATIO", "0"), RATIO, "a ratio from 0 to 1"
     )
+    return run
+
+
+# What each SHAPE (loadtest/shape.py) does with USERS, as make load says it.
+SHAPES = {
+    "": "{users} users, {spawn_rate} new per second",
+    "wave": "users rising to {users}, holding, falling to a tenth",
+    "step": "a tenth of {users} users, then all {users} from a quarter in",
+}
+
+
+def load(environ):
+    run = checked(environ)
     docker.require_docker()
     compose = loadtest(environ)
     compose.require_running_stack()
@@ -65,15 +81,17 @@ def load(environ):
     try:
         say("building the load generator")
         compose.run("build", "--quiet", "locust-master", "locust-worker")
-        if workers:
-            say(f"starting {workers} locust workers")
-            compose.run("up", "--detach", "--no-deps", "--scale", f"locust-worker={workers}", "locust-worker")
-        options = locust_options(users, spawn_rate, duration, workers, report)
-        if shape:
-            say(f"users rising to {users}, holding, falling to a tenth, for {duration} (report in {report}/)")
-        else:
-            say(f"{users} users, {spawn_rate} new per second, for {duration} (report in {report}/)")
-        compose.environ.update(LOCUST_REPORT=f"/{report}", MAX_FAIL_RATIO=max_fail_ratio, LOAD_SHAPE=shape)
+        if run.workers:
+            say(f"starting {run.workers} locust workers")
+            compose.run(
+                "up", "--detach", "--no-deps", "--scale", f"locust-worker={run.workers}", "locust-worker"
+            )
+        options = locust_options(run.users, run.spawn_rate, run.duration, run.workers, report)
+        drawn = SHAPES[run.shape].format(users=run.users, spawn_rate=run.spawn_rate)
+        say(f"{drawn}, for {run.duration} (report in {report}/)")
+        compose.environ.update(
+            LOCUST_REPORT=f"/{report}", MAX_FAIL_RATIO=run.max_fail_ratio, LOAD_SHAPE=run.shape
+        )
         status = locust_master(compose, "--use-aliases", "locust-master", "locust", *options)
         say(f"report: {report}/report.html, and the verdict in {report}/test-1/ (summary.json, summary.png)")
         # The verdict last, where it is read (locust's own final statistics come after its

@@ -36,7 +36,9 @@ class Judge:
         self.failed = False  # a test failed, or could not be judged
         self.started = 0.0
         self.rates = []  # (seconds since start, requests that count so far)
-        self.users = []  # (seconds since start, users running, replicas that served since the last)
+        # (seconds since start, users running, replicas that served since the last sample, p99 in
+        # ms over locust's last 10 s)
+        self.users = []
         self.sampler = None
         self.reported = {}  # a worker's id: when its statistics last came in
 
@@ -84,7 +86,8 @@ class Judge:
                 stats = None
             if stats is not None:
                 moved = sum(1 for name, n in stats["replicas"].items() if n > last.get(name, 0))
-                self.users.append((now, self.environment.runner.user_count, moved))
+                p99 = self.environment.runner.stats.total.get_current_response_time_percentile(0.99)
+                self.users.append((now, self.environment.runner.user_count, moved, p99 or 0))
                 last = stats["replicas"]
             gevent.sleep(every)
 

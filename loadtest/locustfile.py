@@ -12,7 +12,7 @@ import uuid
 
 from judge import judge_every_test
 from locust import FastHttpUser, LoadTestShape, between, task
-from shape import wave
+from shape import SHAPES
 
 SENTENCE = re.compile(r"Hello World! I have been seen ([1-9][0-9]*) times\.\n")
 COUNT_UP = "GET / (count up)"
@@ -55,13 +55,14 @@ class Visitor(FastHttpUser):
                 response.failure(f"unexpected answer: {response.status_code} {response.text!r:.80}")
 
 
-if os.environ.get("LOAD_SHAPE") == "wave":
+if os.environ.get("LOAD_SHAPE") in SHAPES:
 
-    class Wave(LoadTestShape):
-        """USERS and DURATION (locust's --users, --run-time) drawn as a wave (shape.py)."""
+    class Shaped(LoadTestShape):
+        """USERS and DURATION (locust's --users, --run-time) drawn as LOAD_SHAPE (shape.py)."""
 
         use_common_options = True
 
         def tick(self):
             options = self.runner.environment.parsed_options
-            return wave(self.get_run_time(), options.num_users, options.run_time)
+            users = SHAPES[os.environ["LOAD_SHAPE"]]
+            return users(self.get_run_time(), options.num_users, options.run_time)

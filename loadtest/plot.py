@@ -1,5 +1,5 @@
-"""A test's picture: requests per second over time; users and the replicas serving over time
-(an autoscaled stack's replicas follow the load); each replica's share as bars."""
+"""A test's picture: requests per second and p99 over time; users and the replicas serving over
+time (an autoscaled stack's replicas follow the load); each replica's share as bars."""
 
 import matplotlib
 
@@ -15,8 +15,12 @@ def plot(folder, summary):
     rate_axis.plot(seconds, rates, color="tab:blue")
     rate_axis.set(title="Requests per second (that count)", xlabel="seconds", ylabel="requests/s")
     rate_axis.grid(alpha=0.3)
-    samples = summary.get("users") or [(0, 0, 0)]
-    times, users, serving = zip(*samples, strict=True)
+    samples = summary.get("users") or [(0, 0, 0, 0)]
+    times, users, serving, p99 = zip(*samples, strict=True)
+    latency_axis = rate_axis.twinx()
+    latency_axis.plot(times, p99, color="tab:red", alpha=0.6, label="p99 (last 10 s)")
+    latency_axis.set(ylabel="p99, ms", ylim=(0, max(p99) * 1.1 + 1))
+    latency_axis.legend(loc="upper right")
     users_axis.plot(times, users, color="tab:orange", label="users")
     users_axis.set(title="Users and replicas serving", xlabel="seconds", ylabel="users")
     users_axis.grid(alpha=0.3)

@@ -77,6 +77,7 @@ def test_the_web_tier_follows_a_rising_then_falling_load_with_no_failed_request(
         wait_for(lambda: replicas(stack) == 1, 120, "back to one replica", 1)
 
     result = load_client.run(stack.port, clients=8, during=during, after=3, pace=lambda: pace[0])
+    print(f"autoscaled: {dict(result.attempts)}, out to {seen['before']} replicas and back to 1")
     assert result.failed_attempts == 0, result.attempts
     assert_exact(stack, result, before)
     assert seen["held"] == seen["before"] >= 3

@@ -1,5 +1,6 @@
 """`make load`: containerised locust against the stack, ending with the exactness verdict."""
 
+import csv
 import json
 import re
 import shutil
@@ -24,10 +25,12 @@ def three_replicas(shared_stack):
     return shared_stack
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_headless_run_ends_exact_with_every_replica_serving(three_replicas, workers):
+@pytest.mark.parametrize("workers, shape", [("1", "step"), ("2", "")])
+def test_headless_run_ends_exact_with_every_replica_serving(three_replicas, workers, shape):
     stack = three_replicas
-    done = stack.make("load", "USERS=12", "SPAWN_RATE=12", "DURATION=8s", f"WORKERS={workers}")
+    done = stack.make(
+        "load", "USERS=12", "SPAWN_RATE=12", "DURATION=8s", f"WORKERS={workers}", f"SHAPE={shape}"
+    )
     report = report_of(done.stdout)
     try:
         summary = json.loads((report / "test-1" / "summary.json").read_text())
@@ -41,6 +44,14 @@ def test_headless_run_ends_exact_with_every_replica_serving(three_replicas, work
         for name in ("report.html", "locust_stats.csv", "locust_stats_history.csv", "test-1/summary.png"):
             assert (report / name).stat().st_size > 0, name
         assert (report / "test-1" / "summary.png").read_bytes().startswith(b"\x89PNG")
+        # Sampled as it ran: the users (a tenth, then all, under SHAPE=step), the replicas serving.
+        users = [sample[1] for sample in summary["users"]]
+        assert max(users) == 12 and max(sample[2] for sample in summary["users"]) == 3
+        if shape == "step":  # locust's own history, a row a second: 1 user for 2 s, then 12
+            with (report / "locust_stats_history.csv").open() as history:
+                counts = [row["User Count"] for row in csv.DictReader(history) if row["Name"] == "Aggregated"]
+            assert counts.count("1") >= 2 and "12" in counts[counts.index("1") :], counts
+            assert "a tenth of 12 users, then all 12 from a quarter in" in done.stdout
     finally:
         shutil.rmtree(report, ignore_errors=True)
 

@@ -55,7 +55,14 @@ class Stack:
         return self.run("docker", "compose", *profile, *args, **kwargs)
 
     def containers(self, service):
-        return self.compose("ps", "--quiet", "--status", "running", service).stdout.split()
+        """The service's running containers. Compose lists, then inspects each: one removed in
+        between (a replica leaving) fails the whole `ps`, which is asked again."""
+        for _ in range(3):
+            done = self.compose("ps", "--quiet", "--status", "running", service, check=False)
+            if "No such container" not in done.stderr:
+                break
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
 
     def inspect(self, service, template):
         """`docker inspect` of the service's one running container."""

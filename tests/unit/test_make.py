@@ -150,7 +150,8 @@ def test_switch_refuses_a_single_redis():
         ),
         (
             ("load", "SHAPE=square"),
-            "load: SHAPE must be wave (rise, hold, fall) or empty (USERS throughout), got 'square'",
+            "load: SHAPE must be wave (rise, hold, fall), step (a tenth, then all) or empty (USERS "
+            "throughout), got 'square'",
         ),
     ],
 )
