@@ -9,7 +9,8 @@ averaged over the ready replicas. As in HPA:
     idle, so a scale-out never grows again because its new replicas have not reported yet;
   - in only once every recommendation over the last DOWN_AFTER seconds asked for fewer (HPA's
     stabilization window), one replica a decision, and not while a replica starts;
-  - no signal (Prometheus down, no replica reporting): the size is held, and said, never MIN."""
+  - no signal (Prometheus down, no replica reporting): the size is held, and said, never MIN;
+  - no web replica at all: nothing is done (the stack is stopped, or `make down` is under way)."""
 
 import math
 import re
@@ -82,6 +83,10 @@ def decide(policy, current, busy, now, history, watched_since):
     """(Decision, history): CURRENT replicas running; BUSY the ready ones' busy fractions (None:
     no signal); HISTORY the (time, recommendation) pairs of the last DOWN_AFTER seconds, handed
     back with this one added; WATCHED_SINCE when the autoscaler began to watch."""
+    if current == 0:  # never from none: the stack is stopped, or being taken down
+        return Decision(
+            0, "no web replica runs (the stack is stopped or stopping): nothing to scale"
+        ), history
     if current < policy.low or current > policy.high:
         wanted = min(max(current, policy.low), policy.high)
         return Decision(

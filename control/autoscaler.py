@@ -142,7 +142,9 @@ def start(compose, rule):
     environ = dict(compose.environ, COUNTER_DIR=os.getcwd(), HOST_USER=f"{os.getuid()}:{os.getgid()}")
     SETTINGS_FILE.write_text(settings_file(environ))
     started = Compose(environ, profiles=PROFILES)
-    or_explain(started, "starting the autoscaler", "up", "--detach", "--no-build", "--wait", *SERVICES)
+    or_explain(
+        started, "starting the autoscaler", "up", "--detach", "--no-build", "--no-deps", "--wait", *SERVICES
+    )
     logs = "'make logs SERVICE=autoscaler' says each decision"
     say(f"autoscaler: web within {rule.low}-{rule.high} replicas ({logs})")
 

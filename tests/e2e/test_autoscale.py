@@ -129,3 +129,12 @@ def test_the_autoscaler_reaches_docker_only_through_a_proxy_that_refuses_what_sc
     refused = stack.make("scale", "SCALE=3", check=False)
     assert refused.returncode != 0
     assert "the autoscaler sets web's size" in refused.stderr
+
+
+def test_make_down_leaves_nothing_behind_the_autoscaler_does_not_scale_web_back_up(autoscaled):
+    """Last in the module: it takes the stack down."""
+    stack = autoscaled
+    stack.make("down")
+    time.sleep(3 * PERIOD)  # decisions it would have made, had it outlived web
+    label = f"label=com.docker.compose.project={stack.name}"
+    assert stack.run("docker", "ps", "--all", "--quiet", "--filter", label).stdout.split() == []

@@ -69,7 +69,12 @@ def test_no_signal_holds_the_size_and_says_so_and_the_window_starts_again():
 
 def test_a_size_outside_the_bounds_is_brought_inside():
     assert once(10, None).replicas == 8
-    assert once(0, None, rule=Policy(2, 8)).replicas == 2
+    assert once(1, None, rule=Policy(2, 8)).replicas == 2
+
+
+def test_no_replica_at_all_is_left_alone_so_a_stack_being_taken_down_stays_down():
+    decision = once(0, [], rule=Policy(2, 8))
+    assert decision.replicas == 0 and "nothing to scale" in decision.reason
 
 
 def test_a_steady_load_settles_and_stays():
