@@ -10,13 +10,14 @@ import time
 import pytest
 
 from helpers import load_client
-from helpers.stack import Stack, assert_exact
+from helpers.stack import Stack, assert_kept
 from helpers.support import free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 
 # Short, for the test: decisions every 3 s, a replica removed after 10 s of low load.
 PERIOD, DOWN_AFTER = 3, 10
+NO_SIGNAL = "no signal (Prometheus does not answer)"
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +68,10 @@ def test_the_web_tier_follows_a_rising_then_falling_load_with_no_failed_request(
         wait_for(lambda: replicas(stack) >= 3, 120, "three replicas or more under load", 1)
         crash_the_autoscaler(stack)
         pace[0] = 0.25  # the load falls to about 30 requests a second
-        # No signal: Prometheus stopped, the autoscaler holds the size past its window.
+        # No signal: Prometheus stopped, the autoscaler holds the size past its window. The size
+        # is read once it has said so: a scale it began just before has ended by then.
         stack.compose(*monitoring, "stop", "prometheus")
+        wait_for(lambda: NO_SIGNAL in log(stack), 60, "a decision without a signal", 1)
         seen["before"] = replicas(stack)
         time.sleep(DOWN_AFTER + 4 * PERIOD)
         seen["held"] = replicas(stack)
@@ -78,12 +81,14 @@ def test_the_web_tier_follows_a_rising_then_falling_load_with_no_failed_request(
 
     result = load_client.run(stack.port, clients=8, during=during, after=3, pace=lambda: pace[0])
     print(f"autoscaled: {dict(result.attempts)}, out to {seen['before']} replicas and back to 1")
-    assert result.failed_attempts == 0, result.attempts
-    assert_exact(stack, result, before)
+    # None failed but where a stall of the host explains it (helpers/host_stalls.py, as in every
+    # load test here); EXACT where none failed at all.
+    assert result.failed_by_the_stack() == [], result.attempts
+    assert_kept(stack, result, before)
     assert seen["held"] == seen["before"] >= 3
     said = log(stack)
     assert re.search(r"busy 0\.\d\d over target 0\.60 on 1 ready replicas: 1 -> [2-4]\n", said), said
-    assert f"no signal (Prometheus does not answer): holding at {seen['before']}" in said
+    assert f"{NO_SIGNAL}: holding at {seen['before']}" in said
     assert re.search(rf"low for {DOWN_AFTER} s: 2 -> 1\n", said), said
     assert len(set(result.served_by)) >= 3  # the replicas that came did serve
 

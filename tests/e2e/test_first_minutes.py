@@ -90,7 +90,7 @@ def nginx_base_image(stack):
 
 
 PIP_MISSING = (
-    r"the (web|tutorial|bench) image did not build: .*pip: not found.* "
+    r"the (web|tutorial|smallest|bench) image did not build: .*pip: not found.* "
     r"\(fix its Dockerfile or what it installs\)"
 )
 

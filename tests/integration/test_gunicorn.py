@@ -38,7 +38,11 @@ def test_metrics_add_up_every_worker_whichever_answers(gunicorn):
     # Each worker writes its figures out every FLUSH_EVERY s and before it answers a scrape.
     def flushed():
         client.close()  # a new connection, maybe to another worker
-        return metric(client.get("/metrics")[2], "counter_increments_total") == result.successes + 1
+        text = client.get("/metrics")[2]
+        # both figures: a worker flushes one after the other
+        return metric(text, "counter_increments_total") == result.successes + 1 and (
+            metric(text, "counter_replays_total") == 1
+        )
 
     wait_for(flushed, FLUSH_EVERY + 5, "every worker's figures", interval=0.2)
     for _ in range(6):  # connections land on different workers; each answer is the whole replica's
