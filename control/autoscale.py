@@ -88,7 +88,7 @@ def decide(policy, current, busy, now, history, watched_since):
             0, "no web replica runs (the stack is stopped or stopping): nothing to scale"
         ), history
     if current < policy.low or current > policy.high:
-        wanted = min(max(current, policy.low), policy.high)
+        wanted = within(policy, current)
         return Decision(
             wanted, f"{current} replicas, outside {policy.low}-{policy.high}: {current} -> {wanted}"
         ), history
@@ -132,7 +132,12 @@ def recommend(policy, current, busy, starting):
         wanted = current
     else:
         wanted = math.ceil(current * ratio - 1e-9)
-    return min(max(wanted, policy.low), policy.high)
+    return within(policy, wanted)
+
+
+def within(policy, replicas):
+    """REPLICAS, brought within the policy's bounds."""
+    return min(max(replicas, policy.low), policy.high)
 
 
 def recent(history, now, window):

@@ -58,7 +58,7 @@ def main(environ):
     if rule:
         scaler = Compose(compose.environ, profiles=autoscaler.PROFILES)
         quiet_or_explain(scaler, "building the autoscaler's image", *BUILD, *autoscaler.SERVICES)
-        replicas = min(max(len(compose.running("web")), rule.low), rule.high)
+        replicas = autoscale.within(rule, len(compose.running("web")))
     if not planning and autoscaler.running(compose):
         say("the autoscaler stops while make up changes the stack")
         autoscaler.stop(compose)

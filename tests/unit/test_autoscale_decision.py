@@ -2,7 +2,7 @@
 
 import pytest
 
-from control.autoscale import Policy, decide, policy
+from control.autoscale import Policy, decide, policy, within
 from control.settings import SettingError
 
 POLICY = Policy(low=1, high=8, target=0.6, down_after=300, step=4, period=15)
@@ -68,6 +68,7 @@ def test_no_signal_holds_the_size_and_says_so_and_the_window_starts_again():
 
 
 def test_a_size_outside_the_bounds_is_brought_inside():
+    assert [within(Policy(2, 8), n) for n in (0, 1, 2, 5, 8, 9)] == [2, 2, 2, 5, 8, 8]
     assert once(10, None).replicas == 8
     assert once(1, None, rule=Policy(2, 8)).replicas == 2
 
