@@ -175,33 +175,60 @@ def idle_and_probes(run, idle):
         raise Stop("measuring the healthchecks failed (its output is above)")
 
 
+# A point served through nginx, and its count read there.
+THROUGH_LB = ("--url", "http://lb:8080/", "--count-url", "http://lb:8080/count")
+
+
+def compared(replicas, repeat):
+    """The compared points in the order they are measured, as (name, kind, replicas, turn): the stack
+    at each replica count, at one replica interleaved with direct and smallest, so that the host's
+    drift touches them alike; then lb static and the tutorial."""
+    for n in replicas:
+        for turn in range(1, repeat + 1):
+            yield f"stack {n}", "stack", n, turn
+            if n == 1:
+                yield "direct", "direct", 1, turn
+                yield "smallest", "smallest", 1, turn
+    for name, kind in (("lb static", "lb"), ("tutorial", "tutorial")):
+        for turn in range(1, repeat + 1):
+            yield name, kind, 0 if kind == "lb" else 1, turn
+
+
+def under_sentinel(top, repeat):
+    """Redis under Sentinel at TOP replicas, in turns, as (name, variant, turn): over TLS first (the
+    other two are paced at its rate), in clear, in clear without the acknowledgement."""
+    for turn in range(1, repeat + 1):
+        for variant in ("tls", "clear", "unacknowledged"):
+            suffix = "" if variant == "clear" else f" {variant}"
+            yield f"sentinel {top}{suffix}", variant, turn
+
+
 def points(run, replicas, repeat):
     """The stack at each replica count, and the baselines: direct, smallest, lb static, tutorial."""
     compose = run.compose
     instances, _ = compose.declared().of(compose.mode)
-    smallest = [*run.tier("web", "smallest"), *run.tier("redis", *instances)]
     say(
         f"point by point, {repeat} times each: warm-up {run.warmup} s, then {run.duration} s measured "
         "(twice for the stack: at full and 80% rate)"
     )
-    count = ("--url", "http://lb:8080/", "--count-url", "http://lb:8080/count")
-    for n in replicas:
-        scale = ("up", "--detach", "--no-build", "--no-deps", "--no-recreate", "--scale", f"web={n}")
-        or_explain(compose, f"scaling web to {n} replicas", *scale, "--wait", "web")
-        tiers = run.stack()
-        for turn in range(1, repeat + 1):
-            run.measure(f"stack {n}", "stack", n, turn, *count, "--paced", "0.8", *tiers)
-            # The points that are compared run interleaved, so the host's drift touches them alike.
-            if n == 1:
-                direct = ("--url", "http://web:8000/", "--count-url", "http://web:8000/count")
-                run.measure("direct", "direct", 1, turn, *direct, *tiers)
-                run.measure("smallest", "smallest", 1, turn, "--url", "http://smallest:8000/", *smallest)
-    tiers = run.tier("lb", "lb-static")
-    for turn in range(1, repeat + 1):
-        run.measure("lb static", "lb", 0, turn, "--url", "http://lb-static:8080/", *tiers)
-    tiers = [*run.tier("web", "tutorial"), *run.tier("redis", *instances)]
-    for turn in range(1, repeat + 1):
-        run.measure("tutorial", "tutorial", 1, turn, "--url", "http://tutorial:8000/", *tiers)
+    redis_tiers = run.tier("redis", *instances)
+    baselines = {
+        "smallest": ("--url", "http://smallest:8000/", *run.tier("web", "smallest"), *redis_tiers),
+        "lb": ("--url", "http://lb-static:8080/", *run.tier("lb", "lb-static")),
+        "tutorial": ("--url", "http://tutorial:8000/", *run.tier("web", "tutorial"), *redis_tiers),
+    }
+    scaled, tiers = None, []
+    for name, kind, n, turn in compared(replicas, repeat):
+        if kind == "stack" and n != scaled:
+            scale = ("up", "--detach", "--no-build", "--no-deps", "--no-recreate", "--scale", f"web={n}")
+            or_explain(compose, f"scaling web to {n} replicas", *scale, "--wait", "web")
+            scaled, tiers = n, run.stack()
+        where = {
+            **baselines,
+            "stack": (*THROUGH_LB, "--paced", "0.8", *tiers),
+            "direct": ("--url", "http://web:8000/", "--count-url", "http://web:8000/count", *tiers),
+        }
+        run.measure(name, kind, n, turn, *where[kind])
 
 
 def redis_ceilings(run, ceiling):
@@ -227,9 +254,8 @@ def redis_ceilings(run, ceiling):
 
 
 def sentinel_turns(run, top, repeat):
-    """Redis under Sentinel at TOP web replicas, in turns: over TLS, in clear, in clear without the
-    acknowledgement. The points that are compared run interleaved, a turn each, so the host's drift
-    touches them alike."""
+    """Redis under Sentinel at TOP web replicas, in turns (under_sentinel): the points that are
+    compared run interleaved, a turn each, so the host's drift touches them alike."""
     compose = run.compose
     say(
         f"Redis under Sentinel, {top} web replicas, in turn {repeat} times: over TLS, in clear, "
@@ -246,22 +272,29 @@ def sentinel_turns(run, top, repeat):
         redis.compose_group(compose, declared).wait(120)
         return run.stack()
 
-    url = ("--url", "http://lb:8080/", "--count-url", "http://lb:8080/count")
-    for turn in range(1, repeat + 1):
-        tiers = group("starting Redis, the sentinels and web over TLS", "on")
-        run.measure(f"sentinel {top} tls", "sentinel", top, turn, "--tls", *url, "--paced", "0.5", *tiers)
-        rate = run.paced_rate()
-        tiers = group("restarting Redis, the sentinels and web in clear", "off")
-        run.measure(f"sentinel {top}", "sentinel", top, turn, *url, "--paced-rps", rate, *tiers)
-        acknowledging = compose.environ.get("REDIS_ACK_REPLICAS")
-        compose.environ["REDIS_ACK_REPLICAS"] = "0"
-        try:
-            web = ("up", "--detach", "--wait", "--no-deps", "--scale", f"web={top}", "web")
-            or_explain(compose, "restarting web without the acknowledgement", *web)
-        finally:
-            compose.environ.pop("REDIS_ACK_REPLICAS")
-            if acknowledging is not None:
-                compose.environ["REDIS_ACK_REPLICAS"] = acknowledging
-        tiers = run.stack()
-        unacknowledged = ("--unacknowledged", *url, "--paced-rps", rate)
-        run.measure(f"sentinel {top} unacknowledged", "sentinel", top, turn, *unacknowledged, *tiers)
+    url, rate = THROUGH_LB, None
+    for name, variant, turn in under_sentinel(top, repeat):
+        if variant == "tls":
+            tiers = group("starting Redis, the sentinels and web over TLS", "on")
+            run.measure(name, "sentinel", top, turn, "--tls", *url, "--paced", "0.5", *tiers)
+            rate = run.paced_rate()
+        elif variant == "clear":
+            tiers = group("restarting Redis, the sentinels and web in clear", "off")
+            run.measure(name, "sentinel", top, turn, *url, "--paced-rps", rate, *tiers)
+        else:
+            without_the_acknowledgement(compose, top)
+            unacknowledged = ("--unacknowledged", *url, "--paced-rps", rate)
+            run.measure(name, "sentinel", top, turn, *unacknowledged, *run.stack())
+
+
+def without_the_acknowledgement(compose, top):
+    """Web restarted with REDIS_ACK_REPLICAS=0; the setting put back for the next turn."""
+    acknowledging = compose.environ.get("REDIS_ACK_REPLICAS")
+    compose.environ["REDIS_ACK_REPLICAS"] = "0"
+    try:
+        web = ("up", "--detach", "--wait", "--no-deps", "--scale", f"web={top}", "web")
+        or_explain(compose, "restarting web without the acknowledgement", *web)
+    finally:
+        compose.environ.pop("REDIS_ACK_REPLICAS")
+        if acknowledging is not None:
+            compose.environ["REDIS_ACK_REPLICAS"] = acknowledging
