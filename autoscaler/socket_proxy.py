@@ -4,12 +4,14 @@ the host to whoever holds it. It lets through what `docker compose up --scale we
   - reads of containers, images, networks, volumes and the engine (no logs, no files, no exec);
   - a new container only if it is one of this project's web replicas, of its web image, with no
     privilege, no added capability, no device, no host namespace, and no mount but the
-    project's secrets files (a container with Docker's socket or the host's disk is refused);
+    project's secrets files (a container with Docker's socket or the host's disk is refused),
+    and only while the project has fewer than MOST web containers (the autoscaler's upper bound);
   - start, stop, kill, removal and network connection of this project's web containers only.
 Everything else is answered 403 with a message saying what was refused, and logged.
 
 One request a connection: each is read whole, judged, and passed on with `Connection: close`.
-Settings: PROJECT (Compose's project name), PROJECT_DIR (where the project is on the host)."""
+Settings: PROJECT (Compose's project name), PROJECT_DIR (where the project is on the host), MOST
+(the most web replicas there may be)."""
 
 import json
 import os
@@ -17,10 +19,12 @@ import re
 import socket
 import socketserver
 import sys
+import urllib.parse
 
 DOCKER_SOCKET = "/var/run/docker.sock"
 PROJECT = os.environ.get("PROJECT", "counter")
 PROJECT_DIR = os.environ.get("PROJECT_DIR", "/counter").rstrip("/")
+MOST = int(os.environ.get("MOST", "1"))
 SERVICE = "web"
 VERSION = re.compile(r"^/v[0-9.]+")
 READS = re.compile(
@@ -61,7 +65,7 @@ def refusal(method, path, body):
     if method in ("GET", "HEAD"):
         return None if READS.fullmatch(path) else f"reading {path} is not needed to scale web"
     if method == "POST" and path == "/containers/create":
-        return create_refusal(json.loads(body or b"{}"))
+        return create_refusal(json.loads(body or b"{}"), replicas)
     action = ACTIONS.fullmatch(path)
     if method == "POST" and action:
         return (
@@ -78,7 +82,18 @@ def refusal(method, path, body):
     return f"{method} {path} is not needed to scale web"
 
 
-def create_refusal(spec):
+def replicas():
+    """How many web containers the project has, in any state."""
+    labels = [f"com.docker.compose.project={PROJECT}", f"com.docker.compose.service={SERVICE}"]
+    query = urllib.parse.urlencode({"all": "1", "filters": json.dumps({"label": labels})})
+    status, body = docker("GET", f"/containers/json?{query}")
+    if status != 200:
+        raise OSError(f"Docker answered {status} to the list of web containers")
+    return len(json.loads(body))
+
+
+def create_refusal(spec, count):
+    """Why a new container is refused, or None; COUNT() says how many web containers there are."""
     labels = spec.get("Labels") or {}
     host = spec.get("HostConfig") or {}
     if (labels.get("com.docker.compose.project"), labels.get("com.docker.compose.service")) != (
@@ -97,6 +112,8 @@ def create_refusal(spec):
     outside = [s for s in sources if not os.path.normpath(s).startswith(f"{PROJECT_DIR}/secrets/")]
     if outside:
         return f"a container that mounts {outside[0]} (only the project's secrets files may be)"
+    if count() >= MOST:
+        return f"a web replica beyond the autoscaler's most, {MOST}"
     return None
 
 

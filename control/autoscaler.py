@@ -140,6 +140,7 @@ def start(compose, rule):
     """Prometheus, then the autoscaler and its proxy, with make up's settings."""
     monitor.main(compose.environ)
     environ = dict(compose.environ, COUNTER_DIR=os.getcwd(), HOST_USER=f"{os.getuid()}:{os.getgid()}")
+    environ["MOST_REPLICAS"] = str(rule.high)  # the socket proxy's bound
     SETTINGS_FILE.write_text(settings_file(environ))
     started = Compose(environ, profiles=PROFILES)
     or_explain(

@@ -110,7 +110,7 @@ READ_BY_MAKE = {
 }
 # Set by the scripts for each run, not by users.
 # REDIS_SENTINELS is derived from docker-compose.yml's sentinels (control/topology.py);
-# COUNTER_DIR is where make up runs (control/autoscaler.py).
+# COUNTER_DIR is where make up runs and MOST_REPLICAS AUTOSCALE's upper bound (control/autoscaler.py).
 SET_BY_SCRIPTS = {
     "HOST_USER",
     "LOCUST_REPORT",
@@ -118,6 +118,7 @@ SET_BY_SCRIPTS = {
     "MAX_FAIL_RATIO",
     "REDIS_SENTINELS",
     "COUNTER_DIR",
+    "MOST_REPLICAS",
     "LOAD_SHAPE",
 }
 

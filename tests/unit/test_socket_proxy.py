@@ -28,6 +28,11 @@ def replica(**host):
 def project(monkeypatch):
     monkeypatch.setattr(proxy, "PROJECT", "counter")
     monkeypatch.setattr(proxy, "PROJECT_DIR", "/srv/counter")
+    monkeypatch.setattr(proxy, "MOST", 4)
+
+
+def three():
+    return 3
 
 
 def test_reads_that_scaling_needs_pass_and_others_do_not():
@@ -43,7 +48,7 @@ def test_reads_that_scaling_needs_pass_and_others_do_not():
 
 
 def test_a_web_replica_as_compose_makes_it_passes():
-    assert proxy.create_refusal(replica()) is None
+    assert proxy.create_refusal(replica(), three) is None
 
 
 @pytest.mark.parametrize(
@@ -66,7 +71,12 @@ def test_anything_more_than_a_web_replica_is_refused(change, why):
     spec = replica()
     spec.update({k: v for k, v in change.items() if k != "HostConfig"})
     spec["HostConfig"].update(change.get("HostConfig", {}))
-    assert why in (proxy.create_refusal(spec) or "")
+    assert why in (proxy.create_refusal(spec, three) or "")
+
+
+def test_a_replica_beyond_the_autoscalers_most_is_refused():
+    assert proxy.create_refusal(replica(), lambda: 4) == "a web replica beyond the autoscaler's most, 4"
+    assert proxy.create_refusal(replica(), lambda: 5) is not None
 
 
 def test_other_calls_are_refused():
