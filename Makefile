@@ -77,6 +77,10 @@ deploy:
 deploy-scale:
 	@python3 -m control deploy-scale
 
+.PHONY: deploy-switch  ## move the Swarm stack's Redis primary to a replica under Sentinel (a planned switch)
+deploy-switch:
+	@python3 -m control deploy-switch
+
 .PHONY: undeploy  ## remove the Swarm stack; the count's volume stays unless REMOVE_DATA=yes
 undeploy:
 	@python3 -m control undeploy

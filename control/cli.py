@@ -12,7 +12,7 @@ with their settings from the environment:
   load, load-ui, check     locust against the running stack, and the exactness verdict (load.py)
   monitor                  Prometheus and the exporters beside the running stack (monitor.py)
   bench                    throughput, latency and CPU per tier against baselines (bench.py)
-  deploy, deploy-scale, undeploy
+  deploy, deploy-scale, deploy-switch, undeploy
                            the stack on Docker Swarm (deploy.py)
   swarm-lab, swarm-lab-down, lab-env
                            the swarm lab: three Docker engines in containers, and a registry;
@@ -71,6 +71,7 @@ OPERATIONS = {
     "lab-env": lab.env,
     "deploy": deploy.deploy,
     "deploy-scale": deploy.scale,
+    "deploy-switch": deploy.switch,
     "undeploy": deploy.remove,
     "scale": scale.main,
     "reset": reset.main,

@@ -1,7 +1,8 @@
-"""`make deploy`, `make deploy-scale`, `make undeploy`: the stack on Docker Swarm, as stack STACK
-(counter), on the swarm the Docker CLI points at:
+"""`make deploy`, `make deploy-scale`, `make deploy-switch`, `make undeploy`: the stack on Docker
+Swarm, as stack STACK (counter), on the swarm the Docker CLI points at:
   deploy  build the images, tag them by content (push them to REGISTRY), deploy, wait until served
   scale   change web to SCALE replicas with no downtime, waiting until they all serve
+  switch  a planned switch of the Redis primary under Sentinel (switch.py's)
   remove  remove the stack; its Redis volume (the count) stays unless REMOVE_DATA=yes
 On Swarm, Redis's traffic crosses the network between machines: over TLS unless REDIS_TLS=off (in
 the environment or .env). How Swarm differs from Compose is all in stackfile.py; what a deploy
@@ -22,6 +23,7 @@ from control.errors import Stop
 from control.explain import quiet_or_explain
 from control.say import say, timed
 from control.swarm import Deployment, reach
+from control.switch import planned
 
 STACK = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 REGISTRY = re.compile(r"[A-Za-z0-9.-]+:[0-9]+")
@@ -354,6 +356,24 @@ def scale(environ):
     Deployment(swarm.stack, replicas, {}, "never", None, swarm.timeout, []).converged("web")
     probes.wait_served_by_all(swarm.lb_address(), swarm.running_replicas())
     say(f"web now has {replicas} running replicas, each one serving")
+
+
+def switch(environ):
+    """`make deploy-switch`: the planned switch of the primary (switch.py's) on the Swarm stack,
+    under Sentinel as deployed, reached as make deploy reaches it."""
+    swarm = Swarm(environ)
+    swarm.require_swarm()
+    swarm.require_stack()
+    compose = Compose({**swarm.compose.environ, "REDIS_MODE": "sentinel"}, redis_tls="on")
+    declared = compose.declared()
+    if swarm.service(declared.sentinels[0]) is None:
+        raise Stop(f"stack {swarm.stack} has one Redis (REDIS_MODE=single): no other instance to switch to")
+    have, tls = running.deployed(swarm.stack, [declared.single])
+    reaching = Reach(swarm.stack, have[declared.single].image, tls)
+    try:
+        planned(group(compose, declared, reaching.container()))
+    finally:
+        reaching.remove()
 
 
 def remove(environ):

@@ -567,6 +567,27 @@ def test_make_deploy_rolls_a_changed_redis_group_one_member_at_a_time_with_few_f
     assert deployed.primary() != old_primary
 
 
+def test_make_deploy_switch_moves_the_primary_with_few_failures_and_counts_exactly(deployed):
+    """A planned switch on purpose (to drain the primary's node, say), under 16 clients that do not
+    retry on node-2's load balancer: the same switch and the same bound as the roll's."""
+    old_primary = deployed.primary()
+    before = deployed.count()
+    done = {}
+
+    def switch():
+        done["make"] = deployed.make("deploy-switch")
+
+    result = load_client.run(
+        deployed.port, host=deployed.addresses["node-2"], clients=16, timeout=5, after=2, during=switch
+    )
+    output = done["make"].stdout
+    print(f"\nmake deploy-switch: {result.attempts}\n{output}")
+    assert result.failed_attempts <= SWITCH_FAILURES_AT_MOST, result.attempts
+    assert_kept(deployed, result, before)
+    assert f"primary switched from {old_primary}" in output and "writes were refused for" in output
+    assert deployed.primary() != old_primary
+
+
 def test_negative_control_the_capture_finds_redis_traffic_sent_in_clear_between_nodes(deployed, tmp_path):
     """The same capture and the same checks, while a client on node-1 speaks to a Redis on node-2
     without TLS, as the app would with REDIS_TLS=off: its password, command and key are found."""
