@@ -42,7 +42,7 @@ def test_the_live_page_shows_replicas_coming_and_going_under_load(shared_stack):
                 browser.screenshot(SCREENSHOT)
 
     try:
-        result = stack.load(clients=8, seconds=50, during=watch)
+        result = stack.load(clients=8, after=3, during=watch)
         # Within a second or two of the load's end the page shows the counter's total.
         total = f"{stack.count():,}"  # before + result.successes: assert_exact below
         wait_for(lambda: browser.text("total") == total, 10, f"the total {total} shown", 0.5)

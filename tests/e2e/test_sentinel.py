@@ -324,7 +324,7 @@ def test_renewed_certificates_are_taken_up_under_load_with_no_failed_request(ha)
     def rotate():
         done["out"] = ha.make("secrets", "ROTATE=certs").stdout
 
-    result = ha.load(clients=16, seconds=30, during=rotate)
+    result = ha.load(clients=16, after=3, during=rotate)
     print(f"\nmake secrets ROTATE=certs under load: {result.attempts}\n{done['out']}")
     assert result.failed_attempts == 0, result.attempts
     assert_exact(ha, result, before)

@@ -263,7 +263,7 @@ def test_rolling_update_under_load_replaces_replicas_new_first_and_counts_exactl
         updater.make("deploy", timeout=600)
         stop.set()
 
-    result = deployed.load(clients=16, seconds=30, during=update)
+    result = deployed.load(clients=16, after=3, during=update)
     watcher.join()
     assert deployed.image("web") != old_image
     assert result.failed_by_the_stack() == [], (result.attempts, result.stalls)
@@ -281,14 +281,15 @@ def test_a_broken_image_is_rolled_back_by_swarm_while_serving_goes_on(deployed, 
     outcome = {}
 
     def broken_update():
+        """The deploy, then Swarm's rollback until it ends: all of it under load."""
         time.sleep(2)
         outcome["deploy"] = updater.make("deploy", check=False, timeout=600)
+        wait_for(lambda: deployed.healthy("web") >= 3, 60, "3 healthy web replicas", interval=1)
 
-    result = deployed.load(clients=16, seconds=45, during=broken_update)
+    result = deployed.load(clients=16, after=3, during=broken_update)
     done = outcome["deploy"]
     assert done.returncode != 0
     assert "deploy: the update of web failed, so Swarm rolls it back" in done.stderr
-    wait_for(lambda: deployed.healthy("web") >= 3, 60, "3 healthy web replicas", interval=1)
     assert deployed.image("web") == good_image
     assert result.failed_by_the_stack() == [], (result.attempts, result.stalls)
     assert_kept(deployed, result, before)
