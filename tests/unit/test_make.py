@@ -4,10 +4,13 @@ import os
 import re
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from helpers.support import ROOT
+
+NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 
 
 def make(*args, **env):
@@ -29,17 +32,17 @@ def test_help_is_the_default_and_lists_every_target_once():
         assert target in shown
 
 
-@pytest.mark.parametrize(
-    "target, script",
-    [("up", "up"), ("scale", "scale"), ("deploy", "deploy"), ("deploy-scale", "deploy-scale")],
-)
-@pytest.mark.parametrize("scale", ["0", "abc", "-1", "65", "3.5", ""])
-def test_bad_scale_is_refused_before_anything_starts(target, script, scale):
-    # A Docker host that does not exist: had the script gone past the check, it would say so.
-    done = make(target, f"SCALE={scale}", DOCKER_HOST="unix:///nonexistent/docker.sock")
-    assert done.returncode != 0
-    first_line = done.stderr.splitlines()[0]
-    assert first_line == f"{script}: SCALE must be a whole number from 1 to 64, got '{scale}'"
+@pytest.mark.parametrize("target", ["up", "scale", "deploy", "deploy-scale"])
+def test_bad_scale_is_refused_before_anything_starts(target):
+    """Each bad SCALE, refused in one line. A Docker host that does not exist: had the target gone
+    past the check, it would say so. The six makes run side by side (each mostly waits)."""
+    scales = ["0", "abc", "-1", "65", "3.5", ""]
+    with ThreadPoolExecutor(len(scales)) as running:
+        done = list(running.map(lambda scale: make(target, f"SCALE={scale}", **NO_ENGINE), scales))
+    for scale, refused in zip(scales, done, strict=True):
+        assert refused.returncode != 0, scale
+        first_line = refused.stderr.splitlines()[0]
+        assert first_line == f"{target}: SCALE must be a whole number from 1 to 64, got '{scale}'"
 
 
 def test_up_without_a_docker_engine_says_so_in_one_line():
@@ -49,9 +52,6 @@ def test_up_without_a_docker_engine_says_so_in_one_line():
         "up: the Docker engine does not answer: start it (dockerd or Docker Desktop)",
         "up: Docker is not installed: see README.md, Prerequisites",
     )
-
-
-NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 
 
 def refusal(*args):
