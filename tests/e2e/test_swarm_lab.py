@@ -528,7 +528,7 @@ def redeploy_redis_under_load(deployed, tree):
     old = {name: deployed.docker("service", "inspect", "--format", "{{.Version.Index}}", f"counter_{name}")
            for name in members}  # fmt: skip
     lines = []
-    began = time.monotonic()
+    began, began_at = time.monotonic(), time.time()
 
     def redeploy():
         command = ["make", "--no-print-directory", "deploy", f"SCALE={REPLICAS}"]
@@ -545,6 +545,10 @@ def redeploy_redis_under_load(deployed, tree):
     failed = [f"{when - began:.1f} s: {status}" for when, status in result.failures]
     timeline = "".join(f"{when:6.1f} s {line}" for when, line in lines)
     print(f"\nmake deploy, redis/ edited: {result.attempts}, failed at {failed}\n{timeline}")
+    if result.failures:  # each failed request as nginx saw it: every replica tried, and its answer
+        since = f"{int(time.time() - began_at) + 1}s"
+        logs = deployed.run("docker", "service", "logs", "--raw", "--since", since, "counter_lb", check=False)
+        print(logs.stdout[-6000:], logs.stderr[-500:])
     for name in members:  # every member updated
         assert (
             deployed.docker("service", "inspect", "--format", "{{.Version.Index}}", f"counter_{name}")
