@@ -47,26 +47,6 @@ echo "$learned" | grep -v -e "^sentinel monitor " -e '^$' >>"$conf.new" || true
 mv "$conf.new" "$conf"
 echo "start-sentinel: watching $name, primary $primary:$primary_port (quorum $REDIS_SENTINEL_QUORUM)" >&2
 
-# On Swarm, a task started on a node just back in the swarm can run before the node's DNS knows the
-# other members' names. A sentinel that then hears of a failover to an instance it cannot resolve
-# takes the new epoch but keeps the old primary (Redis leaves the address when resolving the new
-# one fails), and no later hello moves it: it names the old primary for good. So it starts once the
-# names it knows resolve: its own, the primary's, the replicas' and sentinels' it has met; for at
-# most SENTINEL_NAMES_WAIT seconds (a member on a lost node never resolves).
-names="${SENTINEL_ANNOUNCE:-} $primary $(echo "$learned" | awk '$2 == "known-replica" || $2 == "known-sentinel" { print $4 }')"
-waited=0
-for host in $names; do
-  until getent hosts "$host" >/dev/null; do
-    if [ "$waited" -ge "${SENTINEL_NAMES_WAIT:-30}" ]; then
-      echo "start-sentinel: $host does not resolve after ${waited} s: starting all the same" >&2
-      break 2
-    fi
-    sleep 1
-    waited=$((waited + 1))
-  done
-done
-[ "$waited" -eq 0 ] || echo "start-sentinel: the names it knows resolve after ${waited} s" >&2
-
 # This sentinel, as its admin: ask SENTINEL ...
 ask() {
   REDISCLI_AUTH=$(cat "$secrets/redis_admin_password") timeout 2 redis-cli -p "$port" --user admin \
