@@ -11,9 +11,17 @@
 # that to answer would be failed over for nothing. So each sentinel starts patient: the primary
 # gets SENTINEL_START_GRACE seconds (default 60) to answer it, and REDIS_DOWN_AFTER_MS applies
 # once it has (or the grace is over). The other sentinels, if they run, judge as usual.
+#
+# Beside it, follow_majority (follow-majority.sh) re-points it if it names another primary than a
+# majority of the sentinels, at no newer an epoch, for good.
 set -eu
 
-# Outside a container (the integration tests run it so) the folders and ports can be moved.
+# Outside a container (the integration tests run it so) the folders, ports and scripts can be moved.
+lib=${REDIS_LIB:-/usr/local/lib}
+# shellcheck source=redis/majority.sh
+. "$lib/majority.sh"
+# shellcheck source=redis/follow-majority.sh
+. "$lib/follow-majority.sh"
 conf=${SENTINEL_DIR:-/data}/sentinel.conf secrets=${SECRETS_DIR:-/run/secrets}
 port=${SENTINEL_PORT:-26379}
 name=$REDIS_PRIMARY_NAME
@@ -69,4 +77,5 @@ ask() {
     waited=$((waited + 1))
   done
 ) &
+follow_majority "$port" &
 exec redis-server "$conf" --sentinel

@@ -135,6 +135,8 @@ class SentinelServer(RedisServer):
         super().__init__(directory)
         self.primary_port = primary_port
         self.grace = grace
+        self.sentinels = []  # every sentinel of the group, this one included (REDIS_SENTINELS)
+        self.follow_after = 15  # SENTINEL_FOLLOW_AFTER
         self.secrets = directory / "secrets"  # named as Compose names them in a container
         self.secrets.mkdir(exist_ok=True)
         for name, made in self.SECRETS.items():
@@ -153,6 +155,9 @@ class SentinelServer(RedisServer):
             "REDIS_DOWN_AFTER_MS": 1000,
             "REDIS_FAILOVER_TIMEOUT_MS": 5000,
             "SENTINEL_START_GRACE": self.grace,
+            "SENTINEL_FOLLOW_AFTER": self.follow_after,
+            "REDIS_SENTINELS": ",".join(f"127.0.0.1:{sentinel.port}" for sentinel in self.sentinels),
+            "REDIS_LIB": ROOT / "redis",
         }
         env = {**os.environ, **{key: str(value) for key, value in settings.items()}}
         script = ROOT / "redis/start-sentinel.sh"

@@ -1,8 +1,11 @@
 """A sentinel's start (redis/start-sentinel.sh), against real processes: when the whole group
 starts again, the sentinels are up before the instances (which ask them their roles), and a
 primary slower than REDIS_DOWN_AFTER_MS to answer keeps its role rather than being failed over.
+And a sentinel that names the old primary at the epoch of the failover that replaced it (what
+a failed lookup of the new primary's name leaves: redis/follow-majority.sh) follows the majority.
 """
 
+import re
 import time
 
 import pytest
@@ -29,6 +32,8 @@ class Group:
             SentinelServer(directory / f"sentinel-{n}", self.primary.port, secrets_dir, grace=grace)
             for n in (1, 2, 3)
         ]
+        for sentinel in self.sentinels:
+            sentinel.sentinels = self.sentinels
 
     def secret(self, name):
         return (self.secrets_dir / name).read_text()
@@ -90,3 +95,72 @@ def test_negative_control_with_no_grace_the_late_primary_is_failed_over(group):
         "the sentinels promoting a replica",
         interval=0.2,
     )
+
+
+@pytest.fixture
+def stuck(secrets_dir, tmp_path):
+    """The group with sentinel-1 naming the old primary at the epoch of the failover that the
+    other two made while it was down, as a sentinel is left when it takes a failover's epoch from
+    a hello but cannot resolve the new primary's name. Yields the group and the new primary's port.
+    """
+    group = Group(secrets_dir, tmp_path, grace=60)
+    for server in (group.primary, *group.replicas, *group.sentinels):
+        server.start()
+    wait_for(group.settled, 30, "the sentinels to find the replicas and each other", interval=0.2)
+    first, *others = group.sentinels
+    first.stop()
+    assert Redis(
+        port=others[0].port, username="admin", password=group.secret("redis_admin_password")
+    ).execute_command("SENTINEL", "FAILOVER", "counter")
+    replicas = {replica.port for replica in group.replicas}
+    wait_for(
+        lambda: (
+            len({group.view(s)["port"] for s in others} & replicas) == 1
+            and len({group.view(s)["port"] for s in others}) == 1
+        ),
+        20,
+        "the other two sentinels naming a replica primary",
+        interval=0.2,
+    )
+    new, epoch = group.view(others[0])["port"], group.view(others[0])["config-epoch"]
+    conf = first.directory / "sentinel.conf"
+    text = re.sub(
+        r"(?m)^sentinel config-epoch counter \d+$", f"sentinel config-epoch counter {epoch}", conf.read_text()
+    )
+    conf.write_text(re.sub(r"(?m)^sentinel current-epoch \d+$", f"sentinel current-epoch {epoch}", text))
+    yield group, new
+    group.stop()
+
+
+def test_a_sentinel_left_on_the_old_primary_at_the_new_epoch_follows_the_majority(stuck):
+    group, new = stuck
+    first = group.sentinels[0]
+    first.follow_after = 2
+    first.start()
+    view = group.view(first)
+    assert (view["port"], view["config-epoch"]) == (
+        group.primary.port,
+        group.view(group.sentinels[1])["config-epoch"],
+    )
+    wait_for(lambda: group.view(first)["port"] == new, 30, "sentinel-1 naming the new primary", interval=0.5)
+    wait_for(
+        lambda: group.view(first)["num-other-sentinels"] == 2 and group.view(first)["num-slaves"] == 2,
+        30,
+        "sentinel-1 knowing the other sentinels and both replicas again",
+        interval=0.5,
+    )
+    assert group.view(first)["down-after-milliseconds"] == 1000
+
+
+def test_negative_control_left_alone_such_a_sentinel_names_the_old_primary_for_good(stuck):
+    group, new = stuck
+    first = group.sentinels[0]
+    first.follow_after = 3600
+    first.start()
+    time.sleep(10)  # five of the hellos, every 2 s, that would bring a lagging sentinel along
+    view = group.view(first)
+    assert (view["port"], view["config-epoch"]) == (
+        group.primary.port,
+        group.view(group.sentinels[1])["config-epoch"],
+    )
+    assert new != group.primary.port
