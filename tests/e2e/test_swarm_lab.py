@@ -531,10 +531,6 @@ def test_cutting_off_the_node_with_the_primary_then_healing_it_loses_and_doubles
 # A fifth of the 1,370 failed requests that updating all three instances at once cost when it was
 # measured (issue: ship a change): that negative control must fail more.
 PLAIN_FAILURES_AT_MOST = 1370 // 5
-# Here, unlike under Compose, the planned switch still fails a few requests that started as it
-# began (3 and 5, all within a second of it, in two runs), where the switch before its pause and
-# timing failed 16 to 31: a bound under the least of those.
-SWITCH_FAILURES_AT_MOST = 12
 
 
 @pytest.fixture(scope="module")
@@ -579,6 +575,11 @@ def redeploy_redis_under_load(deployed, tree):
         since = f"{int(time.time() - began_at) + 1}s"
         logs = deployed.run("docker", "service", "logs", "--raw", "--since", since, "counter_lb", check=False)
         print(logs.stdout[-6000:], logs.stderr[-500:])
+        logs = deployed.run(
+            "docker", "service", "logs", "--raw", "--since", since, "counter_web", check=False
+        )
+        said = [line for line in (logs.stdout + logs.stderr).splitlines() if "counter store" in line]
+        print("what the replicas said of Redis:", *said[-40:], sep="\n")
     for name in members:  # every member updated
         assert (
             deployed.docker("service", "inspect", "--format", "{{.Version.Index}}", f"counter_{name}")
@@ -587,11 +588,14 @@ def redeploy_redis_under_load(deployed, tree):
     return result, output
 
 
-def test_make_deploy_rolls_a_changed_redis_group_one_member_at_a_time_with_few_failures(deployed, edited):
+def test_make_deploy_rolls_a_changed_redis_group_one_member_at_a_time_failing_no_request(deployed, edited):
+    """Plain clients see nothing of the roll, its planned switch included (as under Compose); the
+    web replicas' connections to the sentinels replaced a minute before it are found dead while
+    idle, not when the switch sends the app to ask the sentinels (web/counter/redis_client.py)."""
     old_primary = deployed.primary()
     before = deployed.count()
     result, output = redeploy_redis_under_load(deployed, edited)
-    assert result.failed_attempts <= SWITCH_FAILURES_AT_MOST, result.attempts
+    assert result.failed_by_the_stack() == [], result.attempts
     assert_kept(deployed, result, before)
     steps = [line.split(":")[0].removeprefix("==> ") for line in output.splitlines() if "done in" in line]
     sentinels = [s for s in steps if s.startswith("sentinel ")]
@@ -601,9 +605,9 @@ def test_make_deploy_rolls_a_changed_redis_group_one_member_at_a_time_with_few_f
     assert deployed.primary() != old_primary
 
 
-def test_make_deploy_switch_moves_the_primary_with_few_failures_and_counts_exactly(deployed):
+def test_make_deploy_switch_moves_the_primary_failing_no_request_and_counts_exactly(deployed):
     """A planned switch on purpose (to drain the primary's node, say), under 16 clients that do not
-    retry on node-2's load balancer: the same switch and the same bound as the roll's."""
+    retry on node-2's load balancer: the same switch as the roll's, and no failed request."""
     old_primary = deployed.primary()
     before = deployed.count()
     done = {}
@@ -616,7 +620,7 @@ def test_make_deploy_switch_moves_the_primary_with_few_failures_and_counts_exact
     )
     output = done["make"].stdout
     print(f"\nmake deploy-switch: {result.attempts}\n{output}")
-    assert result.failed_attempts <= SWITCH_FAILURES_AT_MOST, result.attempts
+    assert result.failed_by_the_stack() == [], result.attempts
     assert_kept(deployed, result, before)
     assert f"primary switched from {old_primary}" in output and "writes were refused for" in output
     assert deployed.primary() != old_primary

@@ -20,6 +20,15 @@ from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnect
 
 from .settings import sentinel_addresses
 
+# Every connection (to Redis and to the sentinels) probes an idle peer after 2 s, once a second,
+# and is closed after 2 probes unanswered: a pooled connection whose peer vanished without a word
+# is then found out within about 4 s, and the pool opens a new one when it is next used, instead
+# of a call waiting REDIS_TIMEOUT on it. On Swarm a replaced task's container goes with its
+# address, and nothing answers there, not even a reset: after the sentinels were replaced in a
+# roll, the first question asked of them after the switch of the primary, a minute later, went
+# unanswered on every replica's old connections, and a few requests failed.
+KEEPALIVE = {socket.TCP_KEEPIDLE: 2, socket.TCP_KEEPINTVL: 1, socket.TCP_KEEPCNT: 2}
+
 # A lookup that has never answered yet (a process's first connect, on a busy host) gets the
 # time of a whole try (lookup, connect and reply) rather than of one step.
 FIRST_LOOKUP_FACTOR = 3
@@ -57,6 +66,16 @@ class BoundedLookup(Connection):
 
     def read_response(self, *args, timeout=SENTINEL, **kwargs):
         return super().read_response(*args, timeout=self.reply_wait(timeout), **kwargs)
+
+    def can_read(self, timeout=0):
+        """What the pool asks of a connection before it hands it out: a connection that died while
+        idle (KEEPALIVE) is refused here, so the pool opens a new one. redis-py's own check reads
+        the ETIMEDOUT the dead socket raises as a read timeout (Python's TimeoutError, both), that
+        is "nothing to read", and hands it out."""
+        if self._sock is not None and self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            self.disconnect()
+            raise redis_errors.ConnectionError(f"{self.host}:{self.port}: the connection died while idle")
+        return super().can_read(timeout)
 
     def reply_wait(self, timeout):
         """How long to await a reply: REDIS_TIMEOUT, or until the call's deadline (replies_by)."""
@@ -212,6 +231,8 @@ def connect(config):
         "password": password_of(config),
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
+        "socket_keepalive": True,
+        "socket_keepalive_options": KEEPALIVE,
         "retry": Retry(NoBackoff(), 0),  # redis-py's default retries would spend the budget unseen
         **tls,
     }
