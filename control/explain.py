@@ -6,6 +6,7 @@ lines); anything else refers to Compose's own messages, shown above it."""
 import json
 import re
 import sys
+from pathlib import Path
 
 from control import docker
 from control.errors import Stop
@@ -29,13 +30,16 @@ def base_images(compose, args):
     return sorted(built | {s["image"] for s in services if "build" not in s})
 
 
-def failed_build(lines):
+def failed_build(lines, dockerfiles=None):
     """(service, its error's first lines) of an image that did not build, or (None, None).
 
     BuildKit repeats the failed step as " > [SERVICE N/M] STEP:", then its error's lines (each
-    may start with the seconds it ran), then "------". The classic builder says " Service SERVICE
-    Building", and ends a failed step with "The command '...' returned a non-zero code: N"; its
-    error is the last line printed in red (ESC[91m) with words in it before that."""
+    may start with the seconds it ran), then "------". The classic builder ends a failed step with
+    "The command '...' returned a non-zero code: N"; its error is the last line printed in red
+    (ESC[91m) with words in it before that. Which service ran it, it does not say: Compose says
+    " Service SERVICE  Building" for each service it starts (several at once, on another stream
+    than the builder's, so in no telling order) and "Built" for each that did. The service is one
+    that did not build, whose Dockerfile (`dockerfiles`: {service: its text}) has the command."""
     for number, line in enumerate(lines):
         step = re.match(r" > \[([a-z0-9_-]+) [0-9]+/[0-9]+\]", line)
         if step:
@@ -46,14 +50,34 @@ def failed_build(lines):
                 error.append(re.sub(r"^[0-9]*\.[0-9]* ", "", after))
             return step.group(1), "; ".join(error[:3])
     for number, line in enumerate(lines):
-        if "returned a non-zero code" in line:
-            before = lines[:number]
-            building = [re.match(r" *Service ([a-z0-9_-]+) +Building", x) for x in before]
-            services = [m.group(1) for m in building if m]
-            red = [COLOUR.sub("", x) for x in before if "\x1b[91m" in x and COLOUR.sub("", x).strip()]
-            if services:
-                return services[-1], (red[-1] if red else "")
+        failed = re.search(r"The command '(?:/bin/sh -c )?(.*)' returned a non-zero code", line)
+        if failed:
+            said = {
+                (m.group(2), m.group(1))
+                for m in (re.match(r" *Service ([a-z0-9_-]+) +(Building|Built)", x) for x in lines)
+                if m
+            }
+            started = [
+                m.group(1) for m in (re.match(r" *Service ([a-z0-9_-]+) +Building", x) for x in lines) if m
+            ]
+            unbuilt = [s for s in started if ("Built", s) not in said] or started
+            having = [s for s in unbuilt if failed.group(1) in (dockerfiles or {}).get(s, "")]
+            red = [COLOUR.sub("", x) for x in lines[:number] if "\x1b[91m" in x and COLOUR.sub("", x).strip()]
+            if unbuilt:
+                return (having or unbuilt)[-1], (red[-1] if red else "")
     return None, None
+
+
+def dockerfiles(compose):
+    """{service: its Dockerfile's text} for each service of any profile that is built."""
+    services = json.loads(compose.run("--profile", "*", "config", "--format", "json").stdout)["services"]
+    found = {}
+    for name, service in services.items():
+        build = service.get("build")
+        if build:
+            path = Path(build.get("context", ".")) / build.get("dockerfile", "Dockerfile")
+            found[name] = path.read_text() if path.is_file() else ""
+    return found
 
 
 def published_by(compose, port):
@@ -74,7 +98,7 @@ def explain(compose, what, lines, args):
                 f"the base image {image} cannot be pulled here: run 'make offline-images' to build "
                 "stand-ins from Debian's packages (or reach a registry)"
             )
-    service, error = failed_build(lines)
+    service, error = failed_build(lines, dockerfiles(compose))
     if service:
         raise Stop(
             f"the {service} image did not build: {error or 'see the lines above'} "

@@ -178,4 +178,23 @@ def test_a_failed_build_names_its_service_and_its_error_s_first_lines():
         "The command '/bin/sh -c apk add nothing-such' returned a non-zero code: 1",
     ]
     assert explain.failed_build(classic) == ("redis", "ERROR: unable to select packages:")
+    # Compose's lines come on another stream than the builder's, in no telling order, and it
+    # starts several services' builds: the one that failed had not built, and has the command.
+    interleaved = [
+        "Step 6/10 : RUN pip install -r requirements.txt",
+        "\x1b[91m/bin/sh: 1: pip: not found",
+        " Service smallest  Building",
+        " Service sentinel-1  Building",
+        " Service sentinel-1  Built",
+        " Service web  Building",
+        " Service redis  Building",
+        "The command '/bin/sh -c pip install -r requirements.txt' returned a non-zero code: 127",
+    ]
+    files = {
+        "smallest": "RUN pip install flask",
+        "web": "RUN pip install -r requirements.txt",
+        "redis": "COPY x y",
+    }
+    assert explain.failed_build(interleaved, files) == ("web", "/bin/sh: 1: pip: not found")
+    assert explain.failed_build(interleaved)[0] == "redis"  # without the Dockerfiles: the last not built
     assert explain.failed_build(["Error response from daemon: port is already allocated"]) == (None, None)
