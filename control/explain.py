@@ -52,15 +52,14 @@ def failed_build(lines, dockerfiles=None):
     for number, line in enumerate(lines):
         failed = re.search(r"The command '(?:/bin/sh -c )?(.*)' returned a non-zero code", line)
         if failed:
-            said = {
-                (m.group(2), m.group(1))
+            said = [
+                m.groups()
                 for m in (re.match(r" *Service ([a-z0-9_-]+) +(Building|Built)", x) for x in lines)
                 if m
-            }
-            started = [
-                m.group(1) for m in (re.match(r" *Service ([a-z0-9_-]+) +Building", x) for x in lines) if m
             ]
-            unbuilt = [s for s in started if ("Built", s) not in said] or started
+            started = [service for service, what in said if what == "Building"]
+            built = {service for service, what in said if what == "Built"}
+            unbuilt = [service for service in started if service not in built] or started
             having = [s for s in unbuilt if failed.group(1) in (dockerfiles or {}).get(s, "")]
             red = [COLOUR.sub("", x) for x in lines[:number] if "\x1b[91m" in x and COLOUR.sub("", x).strip()]
             if unbuilt:
