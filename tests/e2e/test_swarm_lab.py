@@ -412,14 +412,17 @@ def named_primary(deployed, ask):
         return None
 
 
+def sentinel_master(deployed, via, sentinel):
+    """What `sentinel` says of the primary (SENTINEL MASTER), asked from `via`; {} if it does not answer."""
+    lines = deployed.redis.ask(via, sentinel, "SENTINEL", "MASTER", "counter", check=False).splitlines()
+    return dict(zip(lines[::2], lines[1::2], strict=False))
+
+
 def newest_epoch(deployed, via):
     """The newest config epoch the sentinels that answer know (asked from `via`): a failover's."""
-    epochs = []
-    for sentinel in deployed.redis.sentinels:
-        lines = deployed.redis.ask(via, sentinel, "SENTINEL", "MASTER", "counter", check=False).splitlines()
-        fields = dict(zip(lines[::2], lines[1::2], strict=False))
-        epochs.append(int(fields.get("config-epoch", 0)))
-    return max(epochs)
+    return max(
+        int(sentinel_master(deployed, via, s).get("config-epoch", 0)) for s in deployed.redis.sentinels
+    )
 
 
 def test_losing_the_node_with_the_primary_promotes_another_fails_only_what_was_in_flight_and_shows_no_secret(
@@ -458,8 +461,7 @@ def test_losing_the_node_with_the_primary_promotes_another_fails_only_what_was_i
     sentinel = next(name for name in deployed.redis.sentinels if placed[name] == node)
 
     def sentinel_follows():  # asked from its own node, as the others see it named
-        lines = deployed.redis.ask(primary, sentinel, "SENTINEL", "MASTER", "counter", check=False)
-        fields = dict(zip(lines.splitlines()[::2], lines.splitlines()[1::2], strict=False))
+        fields = sentinel_master(deployed, primary, sentinel)
         return fields.get("ip") == named_primary(deployed, other) and fields.get("num-other-sentinels") == "2"
 
     deployed.wait(sentinel_follows, 120, f"{sentinel} back on {node}, naming the primary the others name")

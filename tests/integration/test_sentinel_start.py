@@ -38,9 +38,17 @@ class Group:
     def secret(self, name):
         return (self.secrets_dir / name).read_text()
 
+    def admin(self, sentinel):
+        return Redis(port=sentinel.port, username="admin", password=self.secret("redis_admin_password"))
+
     def view(self, sentinel):
-        admin = Redis(port=sentinel.port, username="admin", password=self.secret("redis_admin_password"))
-        return admin.sentinel_master("counter")
+        return self.admin(sentinel).sentinel_master("counter")
+
+    def start(self):
+        """Every member, the primary first, and wait until the sentinels know each other."""
+        for server in (self.primary, *self.replicas, *self.sentinels):
+            server.start()
+        wait_for(self.settled, 30, "the sentinels to find the replicas and each other", interval=0.2)
 
     def settled(self):
         views = [self.view(sentinel) for sentinel in self.sentinels]
@@ -61,10 +69,7 @@ class Group:
 @pytest.fixture
 def group(request, secrets_dir, tmp_path):
     group = Group(secrets_dir, tmp_path, grace=request.param)
-    group.primary.start()
-    for server in (*group.replicas, *group.sentinels):
-        server.start()
-    wait_for(group.settled, 30, "the sentinels to find the replicas and each other", interval=0.2)
+    group.start()
     group.stop()
     yield group
     group.stop()
@@ -104,14 +109,10 @@ def stuck(secrets_dir, tmp_path):
     a hello but cannot resolve the new primary's name. Yields the group and the new primary's port.
     """
     group = Group(secrets_dir, tmp_path, grace=60)
-    for server in (group.primary, *group.replicas, *group.sentinels):
-        server.start()
-    wait_for(group.settled, 30, "the sentinels to find the replicas and each other", interval=0.2)
+    group.start()
     first, *others = group.sentinels
     first.stop()
-    assert Redis(
-        port=others[0].port, username="admin", password=group.secret("redis_admin_password")
-    ).execute_command("SENTINEL", "FAILOVER", "counter")
+    assert group.admin(others[0]).execute_command("SENTINEL", "FAILOVER", "counter")
     replicas = {replica.port for replica in group.replicas}
     wait_for(
         lambda: (
