@@ -4,6 +4,8 @@ each logging in with the users `make secrets` makes. The acknowledgement (WAITAO
 """
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from redis import Redis
@@ -121,6 +123,31 @@ def test_a_demoted_primary_is_left_for_the_new_one_within_the_request(group):
     )
     # The pooled connection now reaches a replica (READONLY): the request goes to the new primary.
     assert client.get("/").get_data(as_text=True) == f"Hello World! I have been seen {before + 1} times.\n"
+
+
+def test_threads_that_need_the_primary_at_once_ask_the_sentinels_one_round(group):
+    # As every thread of a replica does at a switch, when the old primary closes their connections.
+    threads = 32
+    pool = group.app().extensions["counter_store"].client.connection_pool
+    admins = [group.as_admin(sentinel) for sentinel in group.sentinels]
+
+    def commands():
+        return [admin.info("stats")["total_commands_processed"] for admin in admins]
+
+    start = threading.Barrier(threads)
+
+    def ask(_):
+        start.wait()
+        return pool.get_master_address()
+
+    before = commands()
+    with ThreadPoolExecutor(threads) as asking:
+        answers = set(asking.map(ask, range(threads)))
+    taken = [after - earlier for earlier, after in zip(before, commands(), strict=True)]
+    assert answers == {("127.0.0.1", group.primary_port())}
+    # One round: a SENTINEL MASTERS, the INFO of `commands()`, and maybe a PING or two from the
+    # other sentinels (2 each here). A round per thread: over `threads` each (40 each here).
+    assert max(taken) < 8, taken
 
 
 def test_a_wrong_password_at_the_sentinels_fails_the_app_at_start(group, tmp_path):

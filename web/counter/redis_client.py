@@ -133,11 +133,31 @@ class PrimaryConnection(BoundedLookup, SentinelManagedConnection):
             raise Demoted(f"{self.host}:{self.port} is a replica now: the primary was switched") from None
 
 
+class Round:
+    """One asking of the sentinels, that the threads needing the primary at the same time share."""
+
+    def __init__(self):
+        self.over = threading.Event()
+        self.answer = None
+        self.error = None
+
+    def outcome(self):
+        if self.error is not None:
+            raise type(self.error)(*self.error.args)  # each thread its own, the leader's untouched
+        return self.answer
+
+
 class Sentinels(Sentinel):
     """The sentinels, asked all at once: the primary is the one named with the newest configuration
     epoch by those that answer within `timeout` (a majority of them is enough), each of which must
     see another sentinel (so one cut off alone is not believed). When none names a primary that
-    is up, the reason says what each sentinel said, in one line."""
+    is up, the reason says what each sentinel said, in one line.
+
+    A process asks one round at a time: a thread that needs the primary while a round is under
+    way takes that round's answer. At a switch every thread of every replica loses its connection
+    to the old primary at once; were each to ask each sentinel, the sentinels (a fraction of a core
+    each) would take new connections by the dozen in the same moment, and on a busy host none
+    would answer within `timeout`."""
 
     def __init__(self, addresses, timeout, sentinel_kwargs, **connection_kwargs):
         super().__init__([], 1, sentinel_kwargs, **connection_kwargs)
@@ -146,9 +166,33 @@ class Sentinels(Sentinel):
             for host, port in addresses
         ]
         self.timeout = timeout
-        self.asking = ThreadPoolExecutor(len(addresses), thread_name_prefix="sentinel")
+        # Twice as many as the sentinels: a round's question still waiting on a slow connect when
+        # the round ended does not hold up the next round's.
+        self.asking = ThreadPoolExecutor(2 * len(addresses), thread_name_prefix="sentinel")
+        self.rounds = {}  # service name -> the Round under way
+        self.rounds_lock = threading.Lock()
 
     def discover_master(self, service_name):
+        with self.rounds_lock:
+            current = self.rounds.get(service_name)
+            leading = current is None
+            if leading:
+                current = self.rounds[service_name] = Round()
+        if not leading:
+            current.over.wait()  # the leader's round ends within `timeout`
+            return current.outcome()
+        try:
+            current.answer = self.ask(service_name)
+        except Exception as error:
+            current.error = error
+            raise
+        finally:
+            with self.rounds_lock:
+                del self.rounds[service_name]
+            current.over.set()
+        return current.answer
+
+    def ask(self, service_name):
         asked = {self.asking.submit(sentinel.sentinel_masters): sentinel for sentinel in self.sentinels}
         deadline = time.monotonic() + self.timeout
         majority = len(asked) // 2 + 1
