@@ -6,7 +6,9 @@ the host to whoever holds it. It lets through what `docker compose up --scale we
     privilege, no added capability, no device, no host namespace, and no mount but the
     project's secrets files (a container with Docker's socket or the host's disk is refused),
     and only while the project has fewer than MOST web containers (the autoscaler's upper bound);
-  - start, stop, kill, removal and network connection of this project's web containers only.
+  - start, stop, kill, removal and network connection of this project's web containers only;
+  - on Swarm, where PROJECT is the stack: reads of services and tasks, and an update of the
+    stack's web service that changes its replicas, to MOST at the most, and nothing else of it.
 Everything else is answered 403 with a message saying what was refused, and logged.
 
 One request a connection: each is read whole, judged, and passed on with `Connection: close`.
@@ -29,8 +31,9 @@ SERVICE = "web"
 VERSION = re.compile(r"^/v[0-9.]+")
 READS = re.compile(
     r"/_ping|/version|/info|/containers/json|/containers/[^/]+/json|/images/json|/images/.+/json"
-    r"|/networks|/networks/[^/]+|/volumes|/volumes/[^/]+"
+    r"|/networks|/networks/[^/]+|/volumes|/volumes/[^/]+|/services|/services/[^/]+|/tasks"
 )
+SERVICE_UPDATE = re.compile(r"/services/([^/]+)/update")
 ACTIONS = re.compile(r"/containers/([^/]+)/(start|stop|kill|wait)")
 HOST_MODES = ("PidMode", "IpcMode", "UTSMode", "UsernsMode", "CgroupnsMode", "NetworkMode")
 
@@ -76,6 +79,12 @@ def refusal(method, path, body):
     removal = re.fullmatch(r"/containers/([^/]+)", path)
     if method == "DELETE" and removal:
         return None if is_ours(removal.group(1)) else f"removing a container that is not {PROJECT}'s web"
+    update = SERVICE_UPDATE.fullmatch(path)
+    if method == "POST" and update:
+        status, found = docker("GET", f"/services/{urllib.parse.quote(update.group(1))}")
+        if status != 200:
+            return f"updating a service Docker does not know ({update.group(1)})"
+        return update_refusal(json.loads(found), urllib.parse.parse_qs(query), json.loads(body or b"{}"))
     if method == "POST" and re.fullmatch(r"/networks/[^/]+/connect", path):
         container = json.loads(body or b"{}").get("Container", "")
         return None if is_ours(container) else f"connecting a container that is not {PROJECT}'s web"
@@ -113,6 +122,26 @@ def create_refusal(spec, count):
     if outside:
         return f"a container that mounts {outside[0]} (only the project's secrets files may be)"
     if count() >= MOST:
+        return f"a web replica beyond the autoscaler's most, {MOST}"
+    return None
+
+
+def update_refusal(found, query, spec):
+    """Why an update of the Swarm service FOUND (as Docker has it) to SPEC is refused, or None:
+    only the stack's web service, only its replicas, and no more than MOST of them."""
+    if found["Spec"].get("Name") != f"{PROJECT}_{SERVICE}":
+        return f"updating a service that is not {PROJECT}'s web"
+    if set(query) - {"version"}:
+        return f"an update of web with {', '.join(sorted(set(query) - {'version'}))}"
+    try:
+        wanted = int(spec["Mode"]["Replicated"]["Replicas"])
+    except (KeyError, TypeError, ValueError):
+        return "an update of web that does not say its replicas"
+    kept = json.loads(json.dumps(found["Spec"]))
+    kept["Mode"]["Replicated"]["Replicas"] = wanted
+    if spec != kept:
+        return "an update of web that changes more than its replicas"
+    if wanted > MOST:
         return f"a web replica beyond the autoscaler's most, {MOST}"
     return None
 

@@ -1,11 +1,14 @@
-"""The autoscaler, a service of the stack (`make up AUTOSCALE=MIN-MAX`, Compose profile autoscale):
-every AUTOSCALE_PERIOD seconds it reads how busy the web replicas are from Prometheus, decides
-(control/autoscale.py), and changes the size through the stack's own lossless scale path
-(scale.py: new replicas healthy and reached through nginx; leaving ones finish their requests).
+"""The autoscaler, a service of the stack (`make up AUTOSCALE=MIN-MAX`, Compose profile autoscale;
+`make deploy AUTOSCALE=MIN-MAX` on Swarm, on a manager): every AUTOSCALE_PERIOD seconds it reads
+how busy the web replicas are from Prometheus, decides (control/autoscale.py), and changes the
+size through the stack's own lossless scale path: under Compose scale.py's, on Swarm an update of
+web's replicas (service.py); either way new replicas healthy and reached through nginx, leaving
+ones finishing their requests.
 Each decision is one log line with its reason; its desired and current replicas are Prometheus
 metrics at :9102/metrics. It holds no state worth keeping: restarted, it watches a whole
 AUTOSCALE_DOWN_AFTER again before it scales in."""
 
+import contextlib
 import http.server
 import json
 import os
@@ -16,8 +19,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from control import autoscale, monitor, settings
+from control import autoscale, monitor, probes, service, settings
 from control.compose import Compose
+from control.engine import Engine
 from control.errors import Stop
 from control.explain import or_explain
 from control.say import say
@@ -32,6 +36,7 @@ BUSY = (
     f' and on(instance) (time() - counter_started_time_seconds{{job="web"}} > {WARMUP})'
 )
 METRICS_PORT = 9102
+SWARM_SCALE_WAIT = 180  # s for Swarm to run the replicas asked for
 
 
 def busy(prometheus):
@@ -79,12 +84,45 @@ class Figures:
         threading.Thread(target=server.serve_forever, daemon=True).start()
 
 
+class ComposeWeb:
+    """Web under Compose: its replicas counted and scaled with Compose (scale.py)."""
+
+    def __init__(self, environ):
+        self.compose = Compose(environ)
+        self.environ = self.compose.environ
+
+    def count(self):
+        return len(self.compose.running("web"))
+
+    def scale(self, replicas):
+        scale_web(self.compose, replicas, quiet=True)
+
+
+class SwarmWeb:
+    """Web on Swarm (`make deploy AUTOSCALE=...`): the stack's web service, counted and scaled
+    through Docker's API (service.py), then waited for until the load balancer reaches each replica."""
+
+    def __init__(self, environ):
+        self.environ = environ
+        self.engine = Engine(environ)
+        self.name = f"{environ.get('COMPOSE_PROJECT_NAME') or 'counter'}_web"
+
+    def count(self):
+        return len(service.running(self.engine, self.name))
+
+    def scale(self, replicas):
+        service.scale(self.engine, self.name, replicas, SWARM_SCALE_WAIT)
+        address = self.environ.get("LB_ADDRESS", "lb:8080")
+        probes.wait_served_by_all(address, service.running(self.engine, self.name))
+
+
 def main(environ):
-    compose = Compose(environ)
-    rule = autoscale.policy(compose.environ, settings.max_scale(compose.environ))
+    web = SwarmWeb(environ) if environ.get("ORCHESTRATOR") == "swarm" else ComposeWeb(environ)
+    environ = web.environ
+    rule = autoscale.policy(environ, settings.max_scale(environ))
     if rule is None:
         raise Stop("AUTOSCALE is off: the autoscaler has nothing to do")
-    prometheus = compose.environ.get("PROMETHEUS_URL", "http://prometheus:9090")
+    prometheus = environ.get("PROMETHEUS_URL", "http://prometheus:9090")
     figures = Figures()
     figures.serve()
     say(
@@ -95,7 +133,7 @@ def main(environ):
     while True:
         started = time.monotonic()
         try:
-            current = len(compose.running("web"))
+            current = web.count()
         except Stop as error:  # said, and asked again at the next decision
             say(f"cannot count web's replicas: {error}")
             time.sleep(rule.period)
@@ -105,11 +143,12 @@ def main(environ):
         say(decision.reason)
         if decision.replicas != current:
             try:
-                scale_web(compose, decision.replicas, quiet=True)
+                web.scale(decision.replicas)
                 say(f"web at {decision.replicas} replicas, each one serving")
             except Stop as error:  # said, and tried again at the next decision
                 say(f"scaling to {decision.replicas} failed: {error}")
-            figures.current = len(compose.running("web"))
+            with contextlib.suppress(Stop):  # said at the next decision
+                figures.current = web.count()
         time.sleep(max(0.0, rule.period - (time.monotonic() - started)))
 
 
@@ -119,7 +158,7 @@ SETTINGS_FILE = Path("autoscale.env")
 SERVICES = ("autoscaler", "docker-proxy")
 PROFILES = ("autoscale", "monitoring")
 # The settings the autoscaler needs besides docker-compose.yml's own variables.
-OWN = ("COMPOSE_PROJECT_NAME", "MAX_SCALE", "AUTOSCALE", *autoscale.DEFAULTS)
+OWN = ("COMPOSE_PROJECT_NAME", "MAX_SCALE", "AUTOSCALE", "ORCHESTRATOR", *autoscale.DEFAULTS)
 
 
 def settings_file(environ):
@@ -139,7 +178,12 @@ def running(compose):
 def start(compose, rule):
     """Prometheus, then the autoscaler and its proxy, with make up's settings."""
     monitor.main(compose.environ)
-    environ = dict(compose.environ, COUNTER_DIR=os.getcwd(), HOST_USER=f"{os.getuid()}:{os.getgid()}")
+    environ = dict(
+        compose.environ,
+        COUNTER_DIR=os.getcwd(),
+        HOST_USER=f"{os.getuid()}:{os.getgid()}",
+        ORCHESTRATOR="compose",
+    )
     environ["MOST_REPLICAS"] = str(rule.high)  # the socket proxy's bound
     SETTINGS_FILE.write_text(settings_file(environ))
     started = Compose(environ, profiles=PROFILES)

@@ -17,7 +17,21 @@ import tempfile
 import time
 from pathlib import Path
 
-from control import autoscale, docker, plan, probes, redis, running, secrets, settings, stackfile, topology
+from control import (
+    autoscale,
+    autoscaler,
+    docker,
+    monitor,
+    plan,
+    probes,
+    redis,
+    running,
+    secrets,
+    service,
+    settings,
+    stackfile,
+    topology,
+)
 from control.compose import BUILD, Compose
 from control.errors import Stop
 from control.explain import quiet_or_explain
@@ -44,6 +58,22 @@ class Swarm:
             "DEPLOY_TIMEOUT", environ.get("DEPLOY_TIMEOUT") or "180", 10, 3600
         )
         self.compose = Compose(environ, redis_tls="on")
+        self.profiles = ()
+
+    def autoscaled(self, rule):
+        """The stack with the autoscaler, its socket proxy and the monitoring (`make deploy
+        AUTOSCALE=MIN-MAX`), their settings written as make up writes them, for this stack."""
+        self.profiles = autoscaler.PROFILES
+        environ = {
+            **self.compose.environ,
+            "COMPOSE_PROJECT_NAME": self.stack,
+            "ORCHESTRATOR": "swarm",
+            "MOST_REPLICAS": str(rule.high),  # the socket proxy's bound
+        }
+        autoscaler.SETTINGS_FILE.write_text(autoscaler.settings_file(environ))
+        self.compose = Compose(environ, redis_tls="on", profiles=self.profiles)
+        scheme = "rediss" if self.compose.environ["REDIS_TLS"] == "on" else "redis"
+        monitor.write_targets(self.compose.declared(), self.compose.mode, scheme)
 
     def require_swarm(self):
         docker.require_docker()
@@ -101,12 +131,7 @@ class Swarm:
         ).stdout.split()
         if not tasks:
             return []
-        found = json.loads(docker.run("docker", "inspect", *tasks).stdout)
-        return [
-            t["Status"]["ContainerStatus"]["ContainerID"][:12]
-            for t in found
-            if t["Status"].get("ContainerStatus")
-        ]
+        return service.serving(json.loads(docker.run("docker", "inspect", *tasks).stdout))
 
     def converged(self, deployment, names=None):
         """Until every service of the stack (or each named) runs all its tasks of its definition."""
@@ -122,10 +147,9 @@ class Swarm:
 def deploy(environ):
     swarm = Swarm(environ)
     replicas = settings.web_replicas(environ=environ)
-    if autoscale.policy(environ, settings.max_scale(environ)):
-        raise settings.SettingError(
-            "make deploy does not autoscale yet (docs/autoscaling.md): give it AUTOSCALE=off and a SCALE"
-        )
+    rule = autoscale.policy(environ, settings.max_scale(environ))
+    if rule and "SCALE" in environ:
+        raise settings.SettingError("give SCALE or AUTOSCALE, not both: the autoscaler sets web's size")
     planning = settings.plan_only(environ)
     registry = environ.get("REGISTRY", "")
     if registry and not REGISTRY.fullmatch(registry):
@@ -136,9 +160,13 @@ def deploy(environ):
     web = swarm.service("web")
     if "SCALE" not in environ and web:  # a redeploy keeps the replicas it has; a first deploy the default
         replicas = web["Spec"]["Mode"]["Replicated"]["Replicas"]
+    if rule:
+        replicas = autoscale.within(rule, replicas if web else rule.low)
     require_registry(registry)
     with contextlib.redirect_stdout(io.StringIO()):  # what was made: said by make secrets
         secrets.main(environ)
+    if rule:
+        swarm.autoscaled(rule)
     tags, resolve = built(swarm, registry)
     compose = swarm.compose
     declared = compose.declared()
@@ -150,6 +178,9 @@ def deploy(environ):
     if not planning:
         address = ship(swarm, deployment, declared, roll)
         say(f"stack {swarm.stack} is up: http://{address}/  ({replicas} replicas; Redis: {compose.mode})")
+        if rule:
+            logs = f"'docker service logs {swarm.stack}_autoscaler' says each decision"
+            say(f"autoscaler: web within {rule.low}-{rule.high} replicas ({logs})")
 
 
 def require_registry(registry):
@@ -170,18 +201,22 @@ def built(swarm, registry):
     --resolve-image)."""
     stack = swarm.stack
     say("building the images")
-    builder = Compose({**swarm.compose.environ, "COMPOSE_PROJECT_NAME": stack}, redis_tls="on")
+    builder = Compose(
+        {**swarm.compose.environ, "COMPOSE_PROJECT_NAME": stack}, redis_tls="on", profiles=swarm.profiles
+    )
     timed("images built", quiet_or_explain, builder, "building the images", *BUILD)
     # {what the stack file looks images up by (stackfile.image_of): the service Compose built it for}
     built_for = {"redis": "redis", "web": "web", "lb": "lb"}
     if builder.mode == "sentinel":
         built_for["sentinel"] = builder.declared().sentinels[0]
+    if swarm.profiles:
+        built_for.update({name: "autoscaler" for name in autoscaler.SERVICES})
     tags = {}
-    for key, service in built_for.items():
-        image = docker.run("docker", "image", "inspect", "--format", "{{.Id}}", f"{stack}-{service}").stdout
+    for key, name in built_for.items():
+        image = docker.run("docker", "image", "inspect", "--format", "{{.Id}}", f"{stack}-{name}").stdout
         content = image.strip().removeprefix("sha256:")[:12]
         tags[key] = f"{registry + '/' if registry else ''}{stack}-{key}:{content}"
-        docker.run("docker", "tag", f"{stack}-{service}", tags[key])
+        docker.run("docker", "tag", f"{stack}-{name}", tags[key])
         if registry:
             say(f"pushing {tags[key]}")
             docker.quietly(f"pushing {tags[key]}", "docker", "push", tags[key])
@@ -227,7 +262,9 @@ def swarm_steps(swarm, deployment, declared):
         name: plan.Service(s["deploy"]["labels"][stackfile.SPEC_LABEL], s["image"])
         for name, s in services.items()
     }
-    names = [declared.single, *[name for name in services if name != declared.single]]
+    listed = docker.run("docker", "stack", "services", "--format", "{{.Name}}", swarm.stack, check=False)
+    others = [name.removeprefix(f"{swarm.stack}_") for name in listed.stdout.split()]
+    names = list(dict.fromkeys([declared.single, *services, *others]))
     have, tls = running.deployed(swarm.stack, names)
     compose = swarm.compose
     return plan.swarm_plan(declared, compose.mode, compose.environ["REDIS_TLS"], want, have, tls)
@@ -350,6 +387,11 @@ def scale(environ):
     replicas = settings.web_replicas("make deploy-scale", environ)
     swarm.require_swarm()
     swarm.require_stack()
+    if swarm.service("autoscaler"):
+        raise Stop(
+            "the autoscaler sets web's size: change its bounds with 'make deploy AUTOSCALE=MIN-MAX', "
+            "or stop it with 'make deploy AUTOSCALE=off SCALE=N'"
+        )
     name = f"{swarm.stack}_web"
     say(f"scaling {name} to {replicas} replicas")
     docker.quietly(f"scaling {name}", "docker", "service", "scale", "--detach", f"{name}={replicas}")

@@ -16,7 +16,9 @@ Under Compose (`plan`), the order, each service replaced its own way:
 On Swarm (`swarm_plan`), a service is replaced where its definition (the stack file's counter.spec
 label) differs from the deployed one's: the Redis group's members under Sentinel rolled one at a
 time after the rest is deployed (roll); web one task at a time, new first; the others stopped
-first; and a switch of REDIS_TLS updates the whole group at once (update).
+first; and a switch of REDIS_TLS updates the whole group at once (update). On a deployed stack, a
+service new to it is started (add: the autoscaler and monitoring under AUTOSCALE) and one no longer
+in it removed (remove).
 """
 
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Step:
-    action: str  # start, redis, web, scale, lb, reload, replace
+    action: str  # start, redis, web, scale, lb, reload, replace; on Swarm: roll, update, add, remove
     service: str  # the service it changes ("" for the whole stack)
     reason: str  # the line that says it
 
@@ -110,13 +112,15 @@ class Service:
 
 def swarm_plan(topology, mode, tls, declared, deployed, deployed_tls):
     """The steps of `make deploy` on a deployed stack: `declared` and `deployed` are {service:
-    Service} (the stack file's, and those deployed, new services left out); `deployed_tls`,
-    REDIS_TLS as the deployed Redis has it (None where none is deployed)."""
+    Service} (the stack file's, and the stack's services as deployed); `deployed_tls`, REDIS_TLS as
+    the deployed Redis has it (None where none is deployed)."""
     group = set(topology.instances + topology.sentinels)
     switching = deployed_tls is not None and deployed_tls != tls
     steps = []
     for name, want in declared.items():
         have = deployed.get(name)
+        if have is None and deployed:
+            steps.append(Step("add", name, f"{name}: new to the stack; started"))
         if have is None or have.spec == want.spec:
             continue
         old = have.image.split("@")[0]
@@ -134,4 +138,7 @@ def swarm_plan(topology, mode, tls, declared, deployed, deployed_tls):
             steps.append(Step("update", name, f"web: {reason}; replaced one task at a time, new first"))
         else:
             steps.append(Step("update", name, f"{name}: {reason}; replaced (stop first)"))
+    for name in deployed:
+        if name not in declared:
+            steps.append(Step("remove", name, f"{name}: no longer in the stack; removed"))
     return steps

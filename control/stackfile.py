@@ -17,8 +17,14 @@ group's order) is deploy.py.
   balancer runs on every node (`mode: global`) not labelled `counter.lb=false`, so clients may
   use any node's address and losing one loses one.
 - `/tmp` becomes a tmpfs volume (Swarm drops `tmpfs:`).
-- A folder of the project mounted into a service (the load balancer's lb/site/) becomes one Swarm
-  config per file, named by its content: the other nodes have no copy of the project.
+- A folder of the project mounted into a service (the load balancer's lb/site/, Prometheus's
+  monitoring/) becomes one Swarm config per file, named by its content: the other nodes have no
+  copy of the project. Docker's socket (the autoscaler's socket proxy) stays mounted: each node
+  has its own. The whole project (the autoscaler's, which scales with Compose there) is not: on
+  Swarm it scales through Docker's API and reads no file of the project.
+- Under AUTOSCALE (make deploy adds the monitoring and autoscale profiles' services), the
+  autoscaler, its socket proxy and the monitoring run on a manager: Swarm's API answers there.
+  Prometheus's port is not published: Swarm would publish it on every address, and it has no login.
 - The back network may be joined by a one-off container (`attachable`): `make deploy` checks the
   Redis group through it.
 - Dropped, with their replacements: `build` (images above), `depends_on` (each service waits
@@ -40,10 +46,17 @@ from control.topology import Topology, TopologyError
 
 VERSION = "3.9"  # the newest format `docker stack deploy` reads
 # Where each service may run, but the Redis group's: each of those on the node labelled for it.
+MANAGER = "node.role == manager"
 PLACEMENT = {
     "lb": "node.labels.counter.lb != false",
     "web": "node.labels.counter.web != false",
+    **{
+        name: MANAGER
+        for name in ("autoscaler", "docker-proxy", "prometheus", "nginx-exporter", "redis-exporter")
+    },
 }
+UNPUBLISHED = {"prometheus"}
+NODE_FILES = {"/var/run/docker.sock"}  # mounted from the node the task runs on
 GLOBAL = {"lb"}  # one task on every node it may run on
 
 KEPT = {
@@ -52,6 +65,7 @@ KEPT = {
 }  # fmt: skip
 REPLACED = {
     "build", "depends_on", "deploy", "extra_hosts", "image", "profiles", "restart", "security_opt", "tmpfs",
+    "working_dir",
 }  # fmt: skip
 
 ONE_AT_A_TIME_NEW_FIRST = {
@@ -79,16 +93,18 @@ def service(name, spec, image, replicas, group=()):
     if isinstance(out.get("networks"), dict):  # without Compose's fixed addresses
         out["networks"] = sorted(out["networks"])
     mounts = out.get("volumes", [])
-    out["volumes"] = [m for m in mounts if m.get("type") != "bind"] + [
+    out["volumes"] = [m for m in mounts if m.get("type") != "bind" or m["source"] in NODE_FILES] + [
         {"type": "tmpfs", "target": path} for path in spec.get("tmpfs", [])
     ]
-    files = [pair for m in mounts if m.get("type") == "bind" for pair in mounted_files(m)]
+    files = [pair for m in mounts if copied(m) for pair in mounted_files(m)]
     if files:
         out["configs"] = [{"source": config_key(path, target), "target": target} for path, target in files]
     if not out["volumes"]:
         del out["volumes"]
     if "secrets" in out:  # Swarm mounts secrets by file name under /run/secrets
         out["secrets"] = [{**s, "target": Path(s.get("target", s["source"])).name} for s in out["secrets"]]
+    if name in UNPUBLISHED:
+        out.pop("ports", None)
     if "ports" in out:
         out["ports"] = [
             {
@@ -129,6 +145,15 @@ def deploy(name, compose_deploy, replicas, where):
     return out
 
 
+def copied(mount):
+    """Whether a mount brings files of the project, that Swarm configs carry to the nodes."""
+    return (
+        mount.get("type") == "bind"
+        and mount["source"] not in NODE_FILES
+        and Path(mount["source"]).resolve() != Path.cwd().resolve()
+    )
+
+
 def mounted_files(mount):
     """(file on this host, path in the container) of every file a bind mount brings in."""
     source = Path(mount["source"])
@@ -156,8 +181,10 @@ def content_name(stack, key, secret):
 def image_of(name, spec, images):
     """The service's image: its own, or that of its build's target (the sentinels run the
     sentinel image), or that of the service it shares a build with (the other Redis instances
-    run Redis's image)."""
-    build = spec.get("build", {})
+    run Redis's image); one that is not built, the image it names."""
+    if "build" not in spec:
+        return images.get(name) or spec.get("image")
+    build = spec["build"]
     context = Path(build.get("context", name)).name
     return images.get(name) or images.get(build.get("target", "")) or images.get(context)
 
@@ -192,7 +219,7 @@ def stack_file(config, stack, images, replicas, omit=()):
             config_key(path, target): {"name": f"{stack}_{config_key(path, target)}", "file": str(path)}
             for spec in config["services"].values()
             for mount in spec.get("volumes", [])
-            if mount.get("type") == "bind"
+            if copied(mount)
             for path, target in mounted_files(mount)
         },
     }

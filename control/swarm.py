@@ -47,6 +47,8 @@ class Deployment:
         name = f"{self.stack}_{service}"
         declared = self.config["services"].get(service, {}) if self.config else {}
         deployed = stackfile.image_of(service, declared, self.images)
+        if deployed and ":" not in deployed.rsplit("/", 1)[-1]:
+            deployed += ":latest"  # as Swarm names an image given without a tag
         deadline = time.monotonic() + self.timeout
         while True:
             (spec,) = json.loads(docker.run("docker", "service", "inspect", name).stdout)

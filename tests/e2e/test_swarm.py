@@ -215,6 +215,75 @@ def test_deploy_scale_out_and_in_under_load_fails_nothing_and_counts_exactly(dep
     deployed.make("deploy-scale", "SCALE=3")
 
 
+# Through the autoscaler's socket proxy on Swarm: web's update with another image, then with
+# more replicas than AUTOSCALE's MAX, then a privileged container.
+SWARM_PROBE = """
+import http.client, json
+def call(method, path, body=None):
+    connection = http.client.HTTPConnection("docker-proxy", 2375, timeout=10)
+    connection.request(method, path, body and json.dumps(body), {{"Content-Type": "application/json"}})
+    response = connection.getresponse()
+    return response.status, json.loads(response.read() or b"null")
+status, web = call("GET", "/services/{web}")
+update = f"/services/{{web['ID']}}/update?version={{web['Version']['Index']}}"
+other = json.loads(json.dumps(web["Spec"]))
+other["TaskTemplate"]["ContainerSpec"]["Image"] = "busybox"
+more = json.loads(json.dumps(web["Spec"]))
+more["Mode"]["Replicated"]["Replicas"] = 9
+privileged = {{"Image": "busybox", "HostConfig": {{"Privileged": True}}}}
+for path, body in ((update, other), (update, more), ("/containers/create", privileged)):
+    status, answer = call("POST", path, body)
+    print(status, answer["message"])
+"""
+
+
+def test_deploy_autoscaled_follows_a_rising_then_falling_load_with_no_failed_request(deployed):
+    """`make deploy AUTOSCALE=1-3`: Prometheus and the autoscaler join the stack, on the manager;
+    the autoscaler scales web through a service update its socket proxy checks, and the stack goes
+    back to a size of its own after (`AUTOSCALE=off`)."""
+    stack = deployed
+    stack.make("deploy-scale", "SCALE=1")
+    period, window = 3, 10
+    pace, seen = [0.0], {}
+    before = stack.count()
+    try:
+        done = stack.make(
+            "deploy", "AUTOSCALE=1-3", f"AUTOSCALE_PERIOD={period}", f"AUTOSCALE_DOWN_AFTER={window}"
+        )
+        assert "autoscaler: web within 1-3 replicas" in done.stdout, done.stdout
+        refused = stack.make("deploy-scale", "SCALE=2", check=False)
+        assert refused.returncode != 0 and "the autoscaler sets web's size" in refused.stderr
+        (autoscaler,) = stack.containers("autoscaler")
+        assert "docker.sock" not in docker_cli("inspect", "--format", "{{json .Mounts}}", autoscaler)
+        probed = docker_cli("exec", autoscaler, "python3", "-c", SWARM_PROBE.format(web=f"{stack.name}_web"))
+        assert probed.splitlines() == [
+            f"403 refused by the autoscaler's socket proxy: {why}"
+            for why in (
+                "an update of web that changes more than its replicas",
+                "a web replica beyond the autoscaler's most, 3",
+                f"a new container that is not one of {stack.name}'s web replicas",
+            )
+        ]
+
+        def during():
+            wait_for(lambda: len(stack.containers("web")) >= 2, 120, "two replicas or more under load", 1)
+            seen["most"] = len(stack.containers("web"))
+            pace[0] = 0.25  # the load falls to about 30 requests a second
+            wait_for(lambda: len(stack.containers("web")) == 1, 120, "back to one replica", 1)
+
+        result = stack.load(clients=8, during=during, after=3, pace=lambda: pace[0])
+        said = docker_cli("service", "logs", "--raw", f"{stack.name}_autoscaler")
+    finally:
+        stack.make("deploy", "AUTOSCALE=off", "SCALE=3", timeout=600)  # as the other tests found it
+    print(f"autoscaled on Swarm: {dict(result.attempts)}, out to {seen['most']} replicas and back to 1")
+    assert result.failed_by_the_stack() == [], (result.attempts, result.stalls)
+    assert_kept(stack, result, before)
+    assert re.search(r"busy 0\.\d\d over target 0\.60 on 1 ready replicas: 1 -> [23]\n", said), said
+    assert re.search(rf"low for {window} s: 2 -> 1\n", said), said
+    assert docker_cli("service", "ls", "--quiet", "--filter", f"name={stack.name}_autoscaler") == ""
+    assert len(stack.containers("web")) == 3
+
+
 @pytest.fixture(scope="module")
 def changed_tree(deployed, tmp_path_factory):
     """A copy of the project, with its secrets, in which the tests change web's code."""

@@ -144,10 +144,10 @@ def test_switch_refuses_a_single_redis():
             "up: give SCALE or AUTOSCALE, not both: the autoscaler sets web's size",
         ),
         (
-            ("deploy", "AUTOSCALE=1-8"),
-            "deploy: make deploy does not autoscale yet (docs/autoscaling.md): "
-            "give it AUTOSCALE=off and a SCALE",
+            ("deploy", "AUTOSCALE=1-8", "SCALE=3"),
+            "deploy: give SCALE or AUTOSCALE, not both: the autoscaler sets web's size",
         ),
+        (("deploy", "AUTOSCALE=0-8"), "deploy: AUTOSCALE must be a whole number from 1 to 64, got '0'"),
         (
             ("load", "SHAPE=square"),
             "load: SHAPE must be wave (rise, hold, fall), step (a tenth, then all) or empty (USERS "

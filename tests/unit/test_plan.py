@@ -111,7 +111,16 @@ def swarm(mode="sentinel", declared_tls="on", deployed_tls="on", changed=(), new
 
 def test_on_swarm_nothing_changed_is_no_step_and_a_new_service_replaces_nothing():
     assert swarm() == []
-    assert swarm(changed={"web"}, new={"web"}) == []
+    assert swarm(changed={"web"}, new={"web"}) == [Step("add", "web", "web: new to the stack; started")]
+
+
+def test_on_swarm_a_service_no_longer_declared_is_removed_and_a_first_deploy_adds_nothing_one_by_one():
+    declared = {"redis": Service("a", "reg/c-redis:1"), "web": Service("w", "reg/c-web:1")}
+    deployed = {**declared, "autoscaler": Service("s", "reg/c-autoscaler:1")}
+    assert swarm_plan(TOPOLOGY, "single", "on", declared, deployed, "on") == [
+        Step("remove", "autoscaler", "autoscaler: no longer in the stack; removed")
+    ]
+    assert swarm_plan(TOPOLOGY, "single", "on", declared, {}, None) == []
 
 
 def test_on_swarm_web_is_replaced_a_task_at_a_time_and_others_stopped_first():

@@ -84,3 +84,47 @@ def test_other_calls_are_refused():
     assert proxy.refusal("POST", "/v1.41/images/create?fromImage=x", b"") is not None
     assert proxy.refusal("POST", "/v1.41/volumes/create", b"{}") is not None
     assert proxy.refusal("DELETE", "/v1.41/networks/x", b"") is not None
+
+
+def web_service(name="counter_web", replicas=2):
+    """A service as Docker's API gives it (the parts the proxy reads, and some it compares)."""
+    return {
+        "ID": "x1",
+        "Version": {"Index": 7},
+        "Spec": {
+            "Name": name,
+            "TaskTemplate": {"ContainerSpec": {"Image": "counter-web:abc", "User": "10001"}},
+            "Mode": {"Replicated": {"Replicas": replicas}},
+        },
+    }
+
+
+def scaled(found, replicas):
+    spec = web_service(found["Spec"]["Name"], replicas)["Spec"]
+    spec["TaskTemplate"] = found["Spec"]["TaskTemplate"]
+    return spec
+
+
+def test_on_swarm_an_update_of_web_that_changes_its_replicas_only_passes():
+    found = web_service()
+    for replicas in (1, 3, 4):
+        assert proxy.update_refusal(found, {"version": ["7"]}, scaled(found, replicas)) is None
+    assert proxy.refusal("GET", "/v1.41/tasks?filters=x", b"") is None
+    assert proxy.refusal("GET", "/v1.41/services/counter_web", b"") is None
+
+
+def test_on_swarm_any_other_update_is_refused():
+    found = web_service()
+    other_image = scaled(found, 3)
+    other_image["TaskTemplate"] = {"ContainerSpec": {"Image": "counter-web:abc", "User": "0"}}
+    redis = web_service("counter_redis")
+    for found_, query, spec, why in (
+        (found, {}, other_image, "an update of web that changes more than its replicas"),
+        (found, {}, scaled(found, 5), "a web replica beyond the autoscaler's most, 4"),
+        (found, {"registryAuthFrom": ["spec"]}, scaled(found, 3), "an update of web with registryAuthFrom"),
+        (redis, {}, scaled(redis, 1), "updating a service that is not counter's web"),
+        (found, {}, {"Name": "counter_web"}, "an update of web that does not say its replicas"),
+    ):
+        assert proxy.update_refusal(found_, query, spec) == why
+    for method, path in (("POST", "/v1.41/services/create"), ("DELETE", "/v1.41/services/counter_web")):
+        assert proxy.refusal(method, path, b"{}") == f"{method} {path[6:]} is not needed to scale web"

@@ -142,3 +142,36 @@ def test_the_sentinels_run_their_own_image_and_the_other_instances_redis_s():
     assert image_of("sentinel-2", sentinel, images) == images["sentinel"]
     assert image_of("redis-2", instance, images) == image_of("redis", instance, images) == images["redis"]
     assert image_of("web", {"build": {"context": "web"}}, images) == images["web"]
+
+
+def test_the_autoscaler_and_its_prometheus_run_on_a_manager_with_docker_s_socket_and_no_project(
+    config, tmp_path, monkeypatch
+):
+    project = tmp_path / "project"
+    (project / "monitoring").mkdir(parents=True)
+    (project / "monitoring" / "prometheus.yml").write_text("scrape_configs: []\n")
+    monkeypatch.chdir(project)
+    socket = {"type": "bind", "source": "/var/run/docker.sock", "target": "/var/run/docker.sock"}
+    config["services"].update(
+        {
+            "autoscaler": {"build": {"context": str(project)}, "working_dir": "/counter", "user": "10001",
+                           "volumes": [{"type": "bind", "source": str(project), "target": "/counter"}]},
+            "docker-proxy": {"build": {"context": str(project)}, "volumes": [socket]},
+            "prometheus": {"image": "prom/prometheus:v3.5.0",
+                           "volumes": [{"type": "bind", "source": "monitoring", "target": "/etc/prometheus"}],
+                           "ports": [{"target": 9090, "published": "9090", "protocol": "tcp"}]},
+        }
+    )  # fmt: skip
+    images = {**IMAGES, "autoscaler": "c-autoscaler:5", "docker-proxy": "c-autoscaler:5"}
+    stack = stack_file(config, "counter", images, replicas=2)
+    services = stack["services"]
+    autoscaler, proxy, prometheus = (services[n] for n in ("autoscaler", "docker-proxy", "prometheus"))
+    for service in (autoscaler, proxy, prometheus):
+        assert service["deploy"]["placement"] == {"constraints": ["node.role == manager"]}
+        assert service["deploy"]["replicas"] == 1
+    assert "volumes" not in autoscaler and "configs" not in autoscaler and "working_dir" not in autoscaler
+    assert proxy["volumes"] == [socket] and "configs" not in proxy
+    assert prometheus["image"] == "prom/prometheus:v3.5.0" and "ports" not in prometheus
+    (file,) = prometheus["configs"]
+    assert file["target"] == "/etc/prometheus/prometheus.yml"
+    assert stack["configs"][file["source"]]["file"] == "monitoring/prometheus.yml"
