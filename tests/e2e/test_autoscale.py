@@ -93,6 +93,41 @@ def test_the_web_tier_follows_a_rising_then_falling_load_with_no_failed_request(
     assert len(set(result.served_by)) >= 3  # the replicas that came did serve
 
 
+# A steady load, between what one replica and what two do at the target: 8 clients, a request
+# each STEADY_PACE s at most (about 200 a second).
+STEADY_PACE, SETTLED_FOR, HOLD = 0.04, 30, 120
+
+
+def test_a_steady_load_settles_between_min_and_max_and_then_changes_nothing_for_two_minutes(autoscaled):
+    """No flapping: once the size has stayed the same for SETTLED_FOR s under a steady load, it
+    stays so for HOLD s more. The size it settles at is neither bound, so that it could move."""
+    stack = autoscaled
+    before = stack.count()
+    sizes, decided = [], {}
+
+    def during():
+        since, size = time.monotonic(), replicas(stack)
+        deadline = since + 180
+        while time.monotonic() - since < SETTLED_FOR:
+            assert time.monotonic() < deadline, f"no size held for {SETTLED_FOR} s within 180 s"
+            time.sleep(1)
+            if replicas(stack) != size:
+                since, size = time.monotonic(), replicas(stack)
+        decided["before"] = log(stack).count(" -> ")
+        held = time.monotonic()
+        while time.monotonic() - held < HOLD:
+            sizes.append(replicas(stack))
+            time.sleep(1)
+        decided["after"] = log(stack).count(" -> ")
+
+    result = load_client.run(stack.port, clients=8, during=during, after=0, pace=lambda: STEADY_PACE)
+    print(f"steady: {dict(result.attempts)}, held at {sorted(set(sizes))} for {len(sizes)} s")
+    assert result.failed_by_the_stack() == [], result.attempts
+    assert_kept(stack, result, before)
+    assert len(set(sizes)) == 1 and 1 < sizes[0] < 4, sizes
+    assert decided["after"] == decided["before"], log(stack)[-2000:]
+
+
 PROBE = """
 import http.client, json
 def create(host_config, image="{project}-web"):

@@ -533,10 +533,6 @@ def test_cutting_off_the_node_with_the_primary_then_healing_it_loses_and_doubles
 # A fifth of the 1,370 failed requests that updating all three instances at once cost when it was
 # measured (issue: ship a change): that negative control must fail more.
 PLAIN_FAILURES_AT_MOST = 1370 // 5
-# Plain clients' failed requests in a roll of the group, not put down to a stall of the host: 0, 0
-# and 7 (of 12) in the lab alone, 1 in a full CI run; 3 to 8 before the app's connections were
-# kept alive; 16 to 31 with the switch before its pause and timing. A bound under the last.
-ROLL_FAILURES_AT_MOST = 12
 
 
 @pytest.fixture(scope="module")
@@ -594,15 +590,17 @@ def redeploy_redis_under_load(deployed, tree):
     return result, output
 
 
-def test_make_deploy_rolls_a_changed_redis_group_one_member_at_a_time_failing_few_requests(deployed, edited):
-    """The web replicas' connections to the sentinels replaced a minute before the planned switch
-    are found dead while idle, not when the switch sends the app to ask the sentinels
-    (web/counter/redis_client.py); but the new connections that the switch then opens, all at
-    once, can still take longer than REDIS_TIMEOUT on a busy host (ROLL_FAILURES_AT_MOST)."""
+def test_make_deploy_rolls_a_changed_redis_group_one_member_at_a_time_failing_no_request(deployed, edited):
+    """Plain clients see nothing of the roll. Two things of the app make it so on Swarm (web/counter/
+    redis_client.py): its connections to the sentinels replaced a minute before the planned switch
+    are found dead while idle, not when the switch sends the app to ask the sentinels; and at the
+    switch each process asks the sentinels one round for all its threads, not a round a thread
+    over new connections, which on a busy host took longer than REDIS_TIMEOUT (1 to 12 failed
+    requests a roll before)."""
     old_primary = deployed.primary()
     before = deployed.count()
     result, output = redeploy_redis_under_load(deployed, edited)
-    assert len(result.failed_by_the_stack()) <= ROLL_FAILURES_AT_MOST, result.attempts
+    assert result.failed_by_the_stack() == [], result.attempts
     assert_kept(deployed, result, before)
     steps = [line.split(":")[0].removeprefix("==> ") for line in output.splitlines() if "done in" in line]
     sentinels = [s for s in steps if s.startswith("sentinel ")]
