@@ -69,7 +69,7 @@ monitor:
 bench:
 	@python3 -m control bench
 
-.PHONY: deploy  ## deploy to the Docker Swarm the CLI points at, as STACK (counter); SCALE, REGISTRY=host:port; PLAN=1 says what it would change
+.PHONY: deploy  ## deploy to the Docker Swarm the CLI points at, as STACK (counter); SCALE or AUTOSCALE=MIN-MAX, REGISTRY=host:port; PLAN=1 says what it would change
 deploy:
 	@python3 -m control deploy
 

@@ -121,7 +121,7 @@ def test_a_steady_load_settles_between_min_and_max_and_then_changes_nothing_for_
         decided["after"] = log(stack).count(" -> ")
 
     result = load_client.run(stack.port, clients=8, during=during, after=0, pace=lambda: STEADY_PACE)
-    print(f"steady: {dict(result.attempts)}, held at {sorted(set(sizes))} for {len(sizes)} s")
+    print(f"steady: {dict(result.attempts)}, held at {sorted(set(sizes))} for {HOLD} s ({len(sizes)} looks)")
     assert result.failed_by_the_stack() == [], result.attempts
     assert_kept(stack, result, before)
     assert len(set(sizes)) == 1 and 1 < sizes[0] < 4, sizes
