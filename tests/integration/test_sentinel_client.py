@@ -12,7 +12,7 @@ from redis import Redis
 from redis.exceptions import NoPermissionError
 
 from counter import create_app
-from counter.redis_client import LoginRefused
+from counter.redis_client import KEEP_OPEN_EVERY, LoginRefused
 from helpers.support import RedisServer, SentinelServer, free_port, users_file, wait_for
 
 
@@ -148,6 +148,24 @@ def test_threads_that_need_the_primary_at_once_ask_the_sentinels_one_round(group
     # One round: a SENTINEL MASTERS, the INFO of `commands()`, and maybe a PING or two from the
     # other sentinels (2 each here). A round per thread: over `threads` each (40 each here).
     assert max(taken) < 8, taken
+
+
+def connections_of_the_app(group, sentinel):
+    return sum(client["user"] == "counter" for client in group.as_admin(sentinel).client_list())
+
+
+def test_a_process_keeps_a_connection_to_each_sentinel_open_when_no_request_needs_one(group):
+    """A sentinel restarted (as a roll replaces it) gets a connection from the app again with no
+    request made: at a switch, the round then costs a question to each, not a new connection."""
+    group.app()  # a process, its connections to the sentinels made at start
+    sentinel = group.sentinels[1]
+    sentinel.stop()
+    sentinel.start()
+    assert connections_of_the_app(group, sentinel) == 0
+    try:
+        wait_for(lambda: connections_of_the_app(group, sentinel) > 0, 3 * KEEP_OPEN_EVERY, "a connection")
+    finally:
+        wait_for(group.settled, 30, "the restarted sentinel among the others", interval=0.2)
 
 
 def test_a_wrong_password_at_the_sentinels_fails_the_app_at_start(group, tmp_path):

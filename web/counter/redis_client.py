@@ -7,8 +7,9 @@ retries within its budget) and bounds every name lookup. Nothing else here knows
 import socket
 import threading
 import time
+import weakref
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from flask import current_app
 from redis import Redis
@@ -28,6 +29,13 @@ from .settings import sentinel_addresses
 # roll, the first question asked of them after the switch of the primary, a minute later, went
 # unanswered on every replica's old connections, and a few requests failed.
 KEEPALIVE = {socket.TCP_KEEPIDLE: 2, socket.TCP_KEEPINTVL: 1, socket.TCP_KEEPCNT: 2}
+
+# Each process uses its connection to each sentinel this often (a PING), so that one is always open:
+# at a switch every process asks the sentinels at once, and a round must then cost one question to
+# each, not a new TLS connection to each (on a busy host, a sentinel of a quarter of a core took
+# longer than REDIS_TIMEOUT to accept them). A sentinel replaced in a roll leaves only dead
+# connections behind (KEEPALIVE closes them): the next PING opens a new one.
+KEEP_OPEN_EVERY = 2.0
 
 # A lookup that has never answered yet (a process's first connect, on a busy host) gets the
 # time of a whole try (lookup, connect and reply) rather than of one step.
@@ -171,6 +179,7 @@ class Sentinels(Sentinel):
         self.asking = ThreadPoolExecutor(2 * len(addresses), thread_name_prefix="sentinel")
         self.rounds = {}  # service name -> the Round under way
         self.rounds_lock = threading.Lock()
+        threading.Thread(target=keep_open, args=(weakref.ref(self),), daemon=True).start()
 
     def discover_master(self, service_name):
         with self.rounds_lock:
@@ -234,6 +243,19 @@ class Sentinels(Sentinel):
         if state["num-other-sentinels"] < self.min_other_sentinels:
             return "sees no other sentinel (no quorum)"
         return None
+
+
+def keep_open(sentinels):
+    """KEEP_OPEN_EVERY: a PING to each sentinel, until the process's Sentinels are gone."""
+    while True:
+        time.sleep(KEEP_OPEN_EVERY)
+        alive = sentinels()
+        if alive is None:
+            return
+        for sentinel in alive.sentinels:
+            with suppress(redis_errors.RedisError):  # tried again next time; a round says what is wrong
+                sentinel.ping()
+        del alive
 
 
 def address(client):
