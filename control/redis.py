@@ -184,9 +184,10 @@ class Group:
         if done.returncode != 0:
             print(done.stderr, end="", flush=True)
             raise Stop("the primary was not switched (the reason is above)")
-        new, refused_ms = done.stdout.split()[-2:]
+        new, refused_ms, *phases = done.stdout.strip().split("\n")[-1].split()
         say(
             f"{new} is the primary now; writes were refused for {refused_ms} ms while it took over from {old}"
+            f" (in ms: {', '.join(phases)})"
         )
 
     def roll(self, replace, changed):

@@ -15,15 +15,21 @@
 #   2. every replica catches up with all the old primary has and stays there, and whichever is
 #      promoted, the others and the old primary follow it with a partial resync (a full one would
 #      leave their acknowledgements, and so the app's writes, waiting for seconds);
-#   3. a sentinel promotes one (SENTINEL FAILOVER), and once a majority of them name it,
-#   4. the old primary follows it (REPLICAOF), so what the app sends there is refused (READONLY)
-#      and asked of the sentinels again; its own settings are then put back, and it is unpaused.
+#   3. a sentinel promotes one (SENTINEL FAILOVER); the other replicas follow it at once (the new
+#      primary takes writes only with a replica: min-replicas-to-write), and once a majority of
+#      the sentinels name it,
+#   4. the old primary follows it (REPLICAOF) and is unpaused, so what the app sends there is
+#      refused (READONLY) and asked of the sentinels again; its own settings are then put back.
 # Writes are refused from 1 to 4: the app's budget (0.75 s) and nginx's second try cover 1.5 s.
 # Most of it is the sentinel's wait to see the promotion: it reads the promoted replica's INFO once
 # a second, counted from its last reading. So, before step 1, the switch chooses that replica (the
-# others are made less preferred: replica-priority) and starts the failover just after the
-# sentinel's routine reading of it; the promotion is then seen about 0.4 s later, not up to 1 s.
-# Prints the new primary and how long writes were refused, in ms. Before step 3 a failure puts the
+# others are made less preferred: replica-priority) and times step 1 so that the failover is asked
+# 0.4 to 0.6 s after the sentinel's routine reading of it; the promotion is then seen at the next
+# reading, not a second after it.
+# Prints the new primary, how long writes were refused (ms), and when within that time the replicas
+# had caught up, the failover was asked, the replica was promoted and a majority named it; and the
+# failover's phase: ms since the sentinel's reading of the replica's INFO when it was asked.
+# Before step 3 a failure puts the
 # old primary back as it was, within 5 s, if a majority of the sentinels still name it; after it,
 # or if they do not, the old primary goes on refusing writes until it follows the new one (a
 # sentinel makes it a replica within seconds; it then has its own settings back, within 15 s),
@@ -31,10 +37,13 @@
 set -eu
 
 old=$1 group=$2 port=$3 instances=$4 sentinels=$5
-# ms since the sentinel last read the chosen replica's INFO, within which the failover starts: its
+# ms since the sentinel last read the chosen replica's INFO, within which the failover is asked: its
 # next reading is due 1000 ms after the last, and must come after the promotion, which the
 # sentinel sends on its third tick (each tick 53 to 100 ms) after the failover is asked of it.
-EARLY=400 LATE=550
+EARLY=400 LATE=600
+# Writes are refused AHEAD questions' time before the failover is asked (one connection to the old
+# primary, one to each replica at once, the failover), each timed as a question asked just before.
+AHEAD=3
 PHASE_WAIT=25000 # ms: the sentinel reads a replica's INFO every 10 s; the others' new priority too
 
 say() { echo "switch-primary: $*" >&2; }
@@ -76,8 +85,8 @@ stuck() { # stuck MESSAGE: the old primary refuses writes until it follows anoth
   say "$*; it follows $(field "$old" master_host) now, with its own settings"
   exit 1
 }
-named() { # the instance a majority of the sentinels name primary, or nothing
-  for sentinel in $sentinels; do ask "$sentinel" SENTINEL get-master-addr-by-name "$group" 2>/dev/null | head -n 1; done \
+named() { # the instance a majority of the sentinels name primary, or nothing (all asked at once)
+  for sentinel in $sentinels; do ask "$sentinel" SENTINEL get-master-addr-by-name "$group" 2>/dev/null | head -n 1 & done \
     | majority "$(echo "$sentinels" | wc -w)"
 }
 give_up() {
@@ -104,37 +113,73 @@ for name in $instances; do
   ask "$name:$port" CONFIG SET replica-priority "$((preferred + 1))" >/dev/null || true
 done
 # The pause: at most half the sentinels' down-after (asked now, before writes are refused).
+asked_at=$(now_ms)
 down_after=$(ask "$leader" SENTINEL MASTER "$group" | sed -n '/^down-after-milliseconds$/{n;p;}')
+ahead=$((AHEAD * ($(now_ms) - asked_at)))
 pause=$((${down_after:-2000} / 2))
 [ "$pause" -le 1000 ] || pause=1000
-# Until the sentinel sees the others as less preferred, and has just read the chosen one's INFO.
+# Until the sentinel sees the others as less preferred, and the failover, asked after the steps
+# below, will come EARLY to LATE ms after its last reading of the chosen one's INFO (as of its
+# answer, taken as halfway through the question).
 deadline=$(($(now_ms) + PHASE_WAIT))
-until seen "$leader" | awk -v chosen="$chosen" -v early="$EARLY" -v late="$LATE" '
-  $1 == chosen { mine = $2; ready = $3 >= early && $3 <= late; next }
-  { priority[$1] = $2 }
-  END { for (name in priority) if (priority[name] <= mine) exit 1; exit !ready }'; do
+while :; do
+  asked_at=$(now_ms)
+  replicas=$(seen "$leader")
+  polled=$(now_ms)
+  lead=$((ahead + (polled - asked_at) / 2))
+  since_info=$(($(echo "$replicas" | awk -v chosen="$chosen" '$1 == chosen { print $3 }') + (polled - asked_at) / 2))
+  echo "$replicas" | awk -v chosen="$chosen" -v early="$((EARLY - lead))" -v late="$((LATE - lead))" '
+    $1 == chosen { mine = $2; ready = $3 >= early && $3 <= late; next }
+    { priority[$1] = $2 }
+    END { for (name in priority) if (priority[name] <= mine) exit 1; exit !ready }' && break
   [ "$(now_ms)" -lt "$deadline" ] || { say "the sentinel's reading of $chosen was not caught: the switch may take longer"; break; }
   sleep 0.01
 done
 
 started=$(now_ms)
-[ "$(ask "$old:$port" CONFIG SET min-replicas-to-write 1000000)" = OK ] || give_up "it would not refuse writes"
-[ "$(ask "$old:$port" CLIENT PAUSE "$pause" WRITE)" = OK ] || give_up "it would not pause"
-offset=$(field "$old" master_repl_offset)
+# (on one connection, and the replicas asked at once: each question costs a new TLS connection)
+answer=$(printf 'CONFIG SET min-replicas-to-write 1000000\nCLIENT PAUSE %s WRITE\nINFO replication\n' "$pause" |
+  ask "$old:$port")
+[ "$(echo "$answer" | head -n 2 | tr '\n' ' ')" = "OK OK " ] || give_up "it would not refuse writes and pause"
+offset=$(echo "$answer" | sed -n 's/^master_repl_offset://p')
 deadline=$((started + 5000))
-for name in $instances; do
-  [ "$name" != "$old" ] || continue
-  until [ "$(field "$name" slave_repl_offset || echo 0)" -ge "$offset" ] 2>/dev/null; do
-    [ "$(now_ms)" -lt "$deadline" ] || give_up "$name did not catch up with it within 5 s"
-    sleep 0.01
-  done
+behind() { # the replicas (of INSTANCES) whose offset is under the old primary's
+  for name in $1; do
+    [ "$name" = "$old" ] || echo "$name $(field "$name" slave_repl_offset)" &
+  done | awk -v offset="$offset" '!($2 >= offset) { print $1 }'
+}
+late=$(behind "$instances")
+while [ -n "$late" ]; do
+  [ "$(now_ms)" -lt "$deadline" ] || give_up "$(echo "$late" | paste -sd " " -) did not catch up with it within 5 s"
+  sleep 0.01
+  late=$(behind "$late")
 done
+caught_up=$(($(now_ms) - started))
 
 asked=""
 for sentinel in $leader $sentinels; do
   if [ "$(ask "$sentinel" SENTINEL FAILOVER "$group" 2>/dev/null)" = OK ]; then asked=$sentinel; break; fi
 done
 [ -n "$asked" ] || give_up "no sentinel would start the failover"
+failover=$(($(now_ms) - started))
+phase=$((${since_info:-0} + started + failover - polled))
+
+# The promoted replica takes writes once a replica follows it (min-replicas-to-write), and the
+# sentinels tell the other replicas to follow it only once they see the promotion (their next INFO
+# of it). So the other replicas are told here as soon as it is promoted; the old primary, which
+# takes writes the moment it follows another, is told once a majority of the sentinels name the
+# new primary.
+until_ms=$(($(now_ms) + 3000))
+while role=$(field "$chosen" role) && [ "$role" != master ] && [ "$(now_ms)" -lt "$until_ms" ]; do
+  sleep 0.01
+done
+promoted=$(($(now_ms) - started))
+if [ "$role" = master ]; then
+  for name in $instances; do
+    [ "$name" = "$old" ] || [ "$name" = "$chosen" ] || ask "$name:$port" REPLICAOF "$chosen" "$port" >/dev/null &
+  done
+  wait
+fi
 
 new="" deadline=$(($(now_ms) + 15000))
 while [ -z "$new" ]; do
@@ -144,6 +189,10 @@ while [ -z "$new" ]; do
   [ -n "$new" ] || sleep 0.01
 done
 
-[ "$(ask "$old:$port" REPLICAOF "$new" "$port")" = OK ] || stuck "$old would not follow $new"
+named_at=$(($(now_ms) - started))
+# Its paused writes then go on, each refused (READONLY): the app asks the sentinels, who name $new.
+[ "$(printf 'REPLICAOF %s %s\nCLIENT UNPAUSE\n' "$new" "$port" | ask "$old:$port" | head -n 1)" = OK ] ||
+  stuck "$old would not follow $new"
+refused=$(($(now_ms) - started))
 put_back
-echo "$new $(($(now_ms) - started))"
+echo "$new $refused caught-up=$caught_up failover=$failover promoted=$promoted named=$named_at phase=$phase"

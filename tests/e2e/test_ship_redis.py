@@ -128,12 +128,15 @@ def test_a_switch_that_cannot_finish_gives_the_writes_back_to_the_old_primary(se
 
 
 def without_the_pause_and_its_timing(script):
-    """The switch as it was before: no CLIENT PAUSE, and the failover started whenever it comes."""
-    pause = '[ "$(ask "$old:$port" CLIENT PAUSE "$pause" WRITE)" = OK ] || give_up "it would not pause"\n'
-    timing = "EARLY=400 LATE=550\n"
+    """The switch as it was before: no CLIENT PAUSE, the failover started whenever it comes, and the
+    other replica told to follow the new primary by the sentinels only."""
+    pause = "pause=$((${down_after:-2000} / 2))\n"
+    timing = "EARLY=400 LATE=600\n"
+    follow = 'if [ "$role" = master ]; then\n'
     text = script.read_text()
-    assert pause in text and timing in text  # else the control would test the switch unchanged
-    script.write_text(text.replace(pause, "").replace(timing, "EARLY=0 LATE=10000000\n"))
+    assert pause in text and timing in text and follow in text  # else the control would test it unchanged
+    text = text.replace(pause, "pause=0\n").replace(timing, "EARLY=0 LATE=10000000\n")
+    script.write_text(text.replace(follow, "if false; then\n"))
 
 
 def test_negative_control_the_switch_without_its_pause_and_timing_fails_requests(sentinel_stack):
