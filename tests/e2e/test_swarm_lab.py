@@ -543,10 +543,22 @@ def edited(lab_stack, tmp_path_factory):
     lab_stack.tree = ROOT
 
 
+def sentinels_said(deployed, since):
+    """What the sentinels logged of failovers since `since` ("90s"), each line with its time."""
+    said = []
+    for name in deployed.redis.sentinels:
+        service = f"counter_{name}"
+        logs = deployed.run("docker", "service", "logs", "--raw", "--since", since, service, check=False)
+        lines = (logs.stdout + logs.stderr).splitlines()
+        said += [f"{name}: {line}" for line in lines if "failover" in line or "promoted" in line]
+    return "\n".join(["", "what the sentinels said:", *said[-30:]])
+
+
 def redeploy_redis_under_load(deployed, tree):
     """make deploy of a change of both Redis images (a line added to redis/redis-cli.sh), from `tree`,
     under 16 clients that do not retry, on node-2's load balancer. Returns (load result, make
-    deploy's output)."""
+    deploy's output, a report: when requests failed, make's steps, and what nginx and the replicas
+    said then)."""
     script = tree / "redis/redis-cli.sh"
     script.write_text(script.read_text() + "# release 1\n")
     deployed.tree = tree
@@ -572,22 +584,24 @@ def redeploy_redis_under_load(deployed, tree):
     output = "".join(line for _, line in lines)
     failed = [f"{when - began:.1f} s: {status}" for when, status in result.failures]
     timeline = "".join(f"{when:6.1f} s {line}" for when, line in lines)
-    print(f"\nmake deploy, redis/ edited: {result.attempts}, failed at {failed}\n{timeline}")
+    report = f"make deploy, redis/ edited: {result.attempts}, failed at {failed}\n{timeline}"
     if result.failures:  # each failed request as nginx saw it: every replica tried, and its answer
         since = f"{int(time.time() - began_at) + 1}s"
         logs = deployed.run("docker", "service", "logs", "--raw", "--since", since, "counter_lb", check=False)
-        print(logs.stdout[-6000:], logs.stderr[-500:])
+        tried = [line for line in logs.stdout.splitlines() if " tried=" in line and line.split()[1] != "200"]
         logs = deployed.run(
             "docker", "service", "logs", "--raw", "--since", since, "counter_web", check=False
         )
         said = [line for line in (logs.stdout + logs.stderr).splitlines() if "counter store" in line]
-        print("what the replicas said of Redis:", *said[-40:], sep="\n")
+        report += "\n".join(["", "what nginx tried:", *tried[-20:], "what the replicas said:", *said[-20:]])
+        report += sentinels_said(deployed, since)
+    print(f"\n{report}")
     for name in members:  # every member updated
         assert (
             deployed.docker("service", "inspect", "--format", "{{.Version.Index}}", f"counter_{name}")
             != old[name]
         )
-    return result, output
+    return result, output, report
 
 
 def test_make_deploy_rolls_a_changed_redis_group_one_member_at_a_time_failing_no_request(deployed, edited):
@@ -599,8 +613,8 @@ def test_make_deploy_rolls_a_changed_redis_group_one_member_at_a_time_failing_no
     requests a roll before)."""
     old_primary = deployed.primary()
     before = deployed.count()
-    result, output = redeploy_redis_under_load(deployed, edited)
-    assert result.failed_by_the_stack() == [], result.attempts
+    result, output, report = redeploy_redis_under_load(deployed, edited)
+    assert not result.failed_by_the_stack(), report
     assert_kept(deployed, result, before)
     steps = [line.split(":")[0].removeprefix("==> ") for line in output.splitlines() if "done in" in line]
     sentinels = [s for s in steps if s.startswith("sentinel ")]
@@ -620,12 +634,16 @@ def test_make_deploy_switch_moves_the_primary_failing_no_request_and_counts_exac
     def switch():
         done["make"] = deployed.make("deploy-switch")
 
+    began = time.time()
     result = load_client.run(
         deployed.port, host=deployed.addresses["node-2"], clients=16, timeout=5, after=2, during=switch
     )
     output = done["make"].stdout
-    print(f"\nmake deploy-switch: {result.attempts}\n{output}")
-    assert result.failed_by_the_stack() == [], result.attempts
+    report = f"make deploy-switch: {result.attempts}\n{output}"
+    if result.failures:
+        report += sentinels_said(deployed, f"{int(time.time() - began) + 1}s")
+    print(f"\n{report}")
+    assert not result.failed_by_the_stack(), report
     assert_kept(deployed, result, before)
     assert f"primary switched from {old_primary}" in output and "writes were refused for" in output
     assert deployed.primary() != old_primary
