@@ -112,3 +112,12 @@ def test_a_roll_with_no_majority_naming_a_primary_stops_before_any_instance():
     with pytest.raises(redis.Stop, match="no majority of the sentinels names one primary"):
         group.roll(None, ["redis", "sentinel-1"])
     assert done == ["sentinel-1"]
+
+
+def test_a_switch_says_the_new_primary_how_long_writes_were_refused_and_each_phase(capsys):
+    # What switch-primary.sh prints last (its stdout), after anything a redis-cli printed before.
+    group = group_answering("OK\nredis-3 850 caught-up=50 failover=60 promoted=290 named=820 phase=455\n")
+    group.switch("redis")
+    said = capsys.readouterr().out
+    assert "redis-3 is the primary now; writes were refused for 850 ms while it took over from redis" in said
+    assert "(in ms: caught-up=50, failover=60, promoted=290, named=820, phase=455)" in said
