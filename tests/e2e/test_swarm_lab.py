@@ -543,14 +543,21 @@ def edited(lab_stack, tmp_path_factory):
     lab_stack.tree = ROOT
 
 
+def logged(deployed, service, since):
+    """The lines a service of the stack logged since `since` ("90s")."""
+    command = ["docker", "service", "logs", "--raw", "--since", since, f"counter_{service}"]
+    logs = deployed.run(*command, check=False)
+    return (logs.stdout + logs.stderr).splitlines()
+
+
 def sentinels_said(deployed, since):
-    """What the sentinels logged of failovers since `since` ("90s"), each line with its time."""
-    said = []
-    for name in deployed.redis.sentinels:
-        service = f"counter_{name}"
-        logs = deployed.run("docker", "service", "logs", "--raw", "--since", since, service, check=False)
-        lines = (logs.stdout + logs.stderr).splitlines()
-        said += [f"{name}: {line}" for line in lines if "failover" in line or "promoted" in line]
+    """What the sentinels logged of failovers since `since`, each line with its time."""
+    said = [
+        f"{name}: {line}"
+        for name in deployed.redis.sentinels
+        for line in logged(deployed, name, since)
+        if "failover" in line or "promoted" in line
+    ]
     return "\n".join(["", "what the sentinels said:", *said[-30:]])
 
 
@@ -587,12 +594,9 @@ def redeploy_redis_under_load(deployed, tree):
     report = f"make deploy, redis/ edited: {result.attempts}, failed at {failed}\n{timeline}"
     if result.failures:  # each failed request as nginx saw it: every replica tried, and its answer
         since = f"{int(time.time() - began_at) + 1}s"
-        logs = deployed.run("docker", "service", "logs", "--raw", "--since", since, "counter_lb", check=False)
-        tried = [line for line in logs.stdout.splitlines() if " tried=" in line and line.split()[1] != "200"]
-        logs = deployed.run(
-            "docker", "service", "logs", "--raw", "--since", since, "counter_web", check=False
-        )
-        said = [line for line in (logs.stdout + logs.stderr).splitlines() if "counter store" in line]
+        tried = [line for line in logged(deployed, "lb", since) if " tried=" in line]
+        tried = [line for line in tried if line.split()[1] != "200"]
+        said = [line for line in logged(deployed, "web", since) if "counter store" in line]
         report += "\n".join(["", "what nginx tried:", *tried[-20:], "what the replicas said:", *said[-20:]])
         report += sentinels_said(deployed, since)
     print(f"\n{report}")
