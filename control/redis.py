@@ -184,6 +184,7 @@ class Group:
         if done.returncode != 0:
             print(done.stderr, end="", flush=True)
             raise Stop("the primary was not switched (the reason is above)")
+        print(done.stderr, end="", flush=True)  # a warning: the switch may have taken longer
         new, refused_ms, *phases = done.stdout.strip().split("\n")[-1].split()
         say(
             f"{new} is the primary now; writes were refused for {refused_ms} ms while it took over from {old}"

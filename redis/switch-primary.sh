@@ -28,7 +28,8 @@
 # reading, not a second after it.
 # Prints the new primary, how long writes were refused (ms), and when within that time the replicas
 # had caught up, the failover was asked, the replica was promoted and a majority named it; and the
-# failover's phase: ms since the sentinel's reading of the replica's INFO when it was asked.
+# failover's phase: ms since the sentinel's reading of the replica's INFO when it was asked, and the
+# questions' time it allowed for (ahead).
 # Before step 3 a failure puts the
 # old primary back as it was, within 5 s, if a majority of the sentinels still name it; after it,
 # or if they do not, the old primary goes on refusing writes until it follows the new one (a
@@ -40,10 +41,7 @@ old=$1 group=$2 port=$3 instances=$4 sentinels=$5
 # ms since the sentinel last read the chosen replica's INFO, within which the failover is asked: its
 # next reading is due 1000 ms after the last, and must come after the promotion, which the
 # sentinel sends on its third tick (each tick 53 to 100 ms) after the failover is asked of it.
-EARLY=400 LATE=600
-# Writes are refused AHEAD questions' time before the failover is asked (one connection to the old
-# primary, one to each replica at once, the failover), each timed as a question asked just before.
-AHEAD=3
+EARLY=450 LATE=650
 PHASE_WAIT=25000 # ms: the sentinel reads a replica's INFO every 10 s; the others' new priority too
 
 say() { echo "switch-primary: $*" >&2; }
@@ -53,6 +51,7 @@ ask() { # ask HOST:PORT COMMAND...: its answer, without carriage returns
   timeout 2 redis-cli --no-auth-warning --user admin -h "${address%:*}" -p "${address##*:}" "$@" | tr -d '\r'
 }
 field() { ask "$1:$port" INFO replication | sed -n "s/^$2://p"; }
+cr=$(printf '\r')
 now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
 # seen SENTINEL: "NAME PRIORITY MS-SINCE-INFO" for each replica the sentinel sees up
 seen() {
@@ -113,27 +112,77 @@ for name in $instances; do
   ask "$name:$port" CONFIG SET replica-priority "$((preferred + 1))" >/dev/null || true
 done
 # The pause: at most half the sentinels' down-after (asked now, before writes are refused).
-asked_at=$(now_ms)
 down_after=$(ask "$leader" SENTINEL MASTER "$group" | sed -n '/^down-after-milliseconds$/{n;p;}')
-ahead=$((AHEAD * ($(now_ms) - asked_at)))
 pause=$((${down_after:-2000} / 2))
 [ "$pause" -le 1000 ] || pause=1000
-# Until the sentinel sees the others as less preferred, and the failover, asked after the steps
-# below, will come EARLY to LATE ms after its last reading of the chosen one's INFO (as of its
-# answer, taken as halfway through the question).
-deadline=$(($(now_ms) + PHASE_WAIT))
+caught() { # caught NAME SECONDS: whether NAME's offset reaches the old primary's (OFFSET) within
+  # SECONDS, asked every 5 ms on one connection (redis-cli ignores a closed pipe: it is stopped)
+  fifo=$(mktemp -u)
+  mkfifo "$fifo"
+  timeout "$2" redis-cli --no-auth-warning --user admin -h "$1" -p "$port" -r -1 -i 0.005 INFO replication \
+    >"$fifo" 2>/dev/null &
+  watching=$!
+  found=1 # (read line by line: awk would wait for a full buffer)
+  while IFS=: read -r key value; do
+    [ "$key" = slave_repl_offset ] && [ "${value%"$cr"}" -ge "$offset" ] && { found=0; break; }
+  done <"$fifo"
+  kill "$watching" 2>/dev/null || true
+  rm -f "$fifo"
+  return "$found"
+}
+behind() { # behind SECONDS: the replicas not caught up within SECONDS, all asked at once
+  for name in $instances; do
+    [ "$name" = "$old" ] || { caught "$name" "$1" || echo "$name"; } &
+  done
+  wait
+}
+# Writes are refused AHEAD ms before the failover is asked: the time that the questions between
+# take (one to the old primary, one to each replica at once, the failover), timed by asking them
+# (answers unused) just before the sentinel's reading is due, twice (the first after a sleep is
+# the slower); at most EARLY.
+rehearse() {
+  ahead=$EARLY offset=0
+  for _ in 1 2; do
+    from=$(now_ms)
+    ask "$old:$port" INFO replication >/dev/null
+    behind 2 >/dev/null
+    ask "$leader" PING >/dev/null
+    took=$(($(now_ms) - from))
+    [ "$took" -ge "$ahead" ] || ahead=$took
+  done
+}
+ms_sleep() { [ "$1" -le 0 ] || sleep "$(awk -v ms="$1" 'BEGIN { printf "%.3f", ms / 1000 }')"; }
+# Until the sentinel sees the others as less preferred, then the failover, asked after the steps
+# below, is aimed EARLY to LATE ms after its last reading of the chosen one's INFO (as of its
+# answer, taken as halfway through the question): a question within LATE of a reading waits for
+# EARLY; one after it sleeps until the next reading is near, then asks again, and the first answer
+# after that reading goes on (the questions' time put at most EARLY, so that one always can).
+rehearse
+deadline=$(($(now_ms) + PHASE_WAIT)) since_info=0
 while :; do
   asked_at=$(now_ms)
   replicas=$(seen "$leader")
   polled=$(now_ms)
-  lead=$((ahead + (polled - asked_at) / 2))
-  since_info=$(($(echo "$replicas" | awk -v chosen="$chosen" '$1 == chosen { print $3 }') + (polled - asked_at) / 2))
-  echo "$replicas" | awk -v chosen="$chosen" -v early="$((EARLY - lead))" -v late="$((LATE - lead))" '
-    $1 == chosen { mine = $2; ready = $3 >= early && $3 <= late; next }
+  before=$since_info
+  # "PREFERRED MS-SINCE-INFO": 1 once the sentinel sees every other replica less preferred
+  reading=$(echo "$replicas" | awk -v chosen="$chosen" '
+    $1 == chosen { mine = $2; since = $3; next }
     { priority[$1] = $2 }
-    END { for (name in priority) if (priority[name] <= mine) exit 1; exit !ready }' && break
+    END { preferred = since != ""; for (name in priority) if (priority[name] <= mine) preferred = 0
+          print preferred, since == "" ? 0 : since }')
+  since_info=$((${reading#* } + (polled - asked_at) / 2))
+  if [ "${reading%% *}" = 1 ] && { [ "$since_info" -le $((LATE - ahead)) ] || [ "$since_info" -lt $((before - 500)) ]; }; then
+    ms_sleep $((EARLY - ahead - since_info - ($(now_ms) - polled)))
+    break
+  fi
   [ "$(now_ms)" -lt "$deadline" ] || { say "the sentinel's reading of $chosen was not caught: the switch may take longer"; break; }
-  sleep 0.01
+  # its next reading is due 10 s after the last (SENTINEL_INFO_PERIOD): until 500 ms before it
+  if [ "${reading%% *}" = 1 ] && [ "$since_info" -lt 9500 ]; then
+    ms_sleep $((9500 - since_info))
+    rehearse
+  else
+    sleep 0.01
+  fi
 done
 
 started=$(now_ms)
@@ -142,18 +191,8 @@ answer=$(printf 'CONFIG SET min-replicas-to-write 1000000\nCLIENT PAUSE %s WRITE
   ask "$old:$port")
 [ "$(echo "$answer" | head -n 2 | tr '\n' ' ')" = "OK OK " ] || give_up "it would not refuse writes and pause"
 offset=$(echo "$answer" | sed -n 's/^master_repl_offset://p')
-deadline=$((started + 5000))
-behind() { # the replicas (of INSTANCES) whose offset is under the old primary's
-  for name in $1; do
-    [ "$name" = "$old" ] || echo "$name $(field "$name" slave_repl_offset)" &
-  done | awk -v offset="$offset" '!($2 >= offset) { print $1 }'
-}
-late=$(behind "$instances")
-while [ -n "$late" ]; do
-  [ "$(now_ms)" -lt "$deadline" ] || give_up "$(echo "$late" | paste -sd " " -) did not catch up with it within 5 s"
-  sleep 0.01
-  late=$(behind "$late")
-done
+late=$(behind 5)
+[ -z "$late" ] || give_up "$(echo "$late" | paste -sd " " -) did not catch up with it within 5 s"
 caught_up=$(($(now_ms) - started))
 
 asked=""
@@ -195,4 +234,4 @@ named_at=$(($(now_ms) - started))
   stuck "$old would not follow $new"
 refused=$(($(now_ms) - started))
 put_back
-echo "$new $refused caught-up=$caught_up failover=$failover promoted=$promoted named=$named_at phase=$phase"
+echo "$new $refused caught-up=$caught_up failover=$failover promoted=$promoted named=$named_at phase=$phase ahead=$ahead"

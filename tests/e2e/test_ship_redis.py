@@ -131,7 +131,7 @@ def without_the_pause_and_its_timing(script):
     """The switch as it was before: no CLIENT PAUSE, the failover started whenever it comes, and the
     other replica told to follow the new primary by the sentinels only."""
     pause = "pause=$((${down_after:-2000} / 2))\n"
-    timing = "EARLY=400 LATE=600\n"
+    timing = "EARLY=450 LATE=650\n"
     follow = 'if [ "$role" = master ]; then\n'
     text = script.read_text()
     assert pause in text and timing in text and follow in text  # else the control would test it unchanged
