@@ -5,6 +5,7 @@ import signal
 import threading
 import time
 
+import redis
 from prometheus_client import REGISTRY
 
 from counter import create_app
@@ -173,6 +174,34 @@ def test_with_the_default_budget_a_reply_late_by_a_moment_s_stall_is_still_taken
         own_redis.process.send_signal(signal.SIGCONT)
     assert seen(response) == 1 and 0.3 <= took < 0.75, (response.status_code, took)
     assert client.get("/count").get_json() == {"count": 1}
+
+
+def test_a_connection_the_server_closes_mid_call_is_tried_again_at_once_and_holds_nothing_off(own_redis):
+    """Redis closes its clients' connections when it is told to follow another primary while some
+    wait, and a sentinel does as it reconfigures an instance: the call, waiting since before, has
+    less budget left than a try at a Redis in an unknown state takes, but a new connection is quick
+    to try. It is answered, counted once, and the next call is not held off."""
+    app = create_app({"REDIS_URL": own_redis.url, "REDIS_BUDGET": 0.75, "REDIS_TIMEOUT": 0.2})
+    client = app.test_client()
+    assert seen(client.get("/")) == 1
+    admin = redis.Redis.from_url(own_redis.url)
+    admin.execute_command("CLIENT", "PAUSE", "5000", "WRITE")  # the increment waits
+
+    def close_them():
+        time.sleep(0.35)  # more than the budget less a try's 0.6 s
+        admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        admin.execute_command("CLIENT", "UNPAUSE")
+
+    closing = threading.Thread(target=close_them)
+    closing.start()
+    try:
+        response = client.get("/")
+    finally:
+        closing.join()
+        admin.execute_command("CLIENT", "UNPAUSE")
+    assert response.status_code == 200 and seen(response) == 2
+    assert seen(client.get("/")) == 3  # not held off
+    assert client.get("/count").get_json() == {"count": 3}
 
 
 def sample(name, **labels):

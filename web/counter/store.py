@@ -47,6 +47,12 @@ BACKOFF = (0.0, 0.05, 0.1, 0.2)
 # one step (REDIS_TIMEOUT), whatever fails next, and no hold-off follows.
 REFUSALS = (acknowledgement.NotAcknowledged, redis_client.Demoted)
 REFUSAL_PAUSE = 0.05
+# The server closed the connection (redis-py's words): it was up a moment ago. Redis closes its
+# clients' connections when it is told to follow another primary while some wait on a reply
+# (WAIT), and a sentinel does as it reconfigures an instance (CLIENT KILL TYPE normal). A new
+# connection is tried at once if a quick try (REDIS_TIMEOUT) fits, and it is no sign that Redis
+# is down: no hold-off follows it (a Redis that did go down refuses the next try, which does).
+CLOSED = "Connection closed by server"
 # After a call ran out of its budget, the process's calls answer 503 at once for this long rather
 # than each spend a budget on a Redis that is down: threads stay free, and nginx's passes to the
 # other replicas are quick. Then the next call tries Redis again.
@@ -93,13 +99,16 @@ class CounterStore:
             except (*REFUSALS, *OUTAGES) as error:
                 refused = isinstance(error, REFUSALS)
                 answered = answered or refused
+                closed = str(error).startswith(CLOSED)
                 if answered:
                     # a refusal's retry is on the same connection, or a quick new one
                     pause, next_try = REFUSAL_PAUSE, 0.0 if refused else self.timeout
+                elif closed:
+                    pause, next_try = BACKOFF[min(attempt, len(BACKOFF) - 1)], self.timeout
                 else:
                     pause, next_try = BACKOFF[min(attempt, len(BACKOFF) - 1)], self.worst_try
                 if time.monotonic() + pause + next_try > deadline:
-                    if not answered:
+                    if not (answered or closed):
                         self.down_until = time.monotonic() + HOLD_OFF
                         self.last_outage = error
                     raise
