@@ -45,11 +45,13 @@ EARLY=450 LATE=650
 PHASE_WAIT=25000 # ms: the sentinel reads a replica's INFO every 10 s; the others' new priority too
 
 say() { echo "switch-primary: $*" >&2; }
-ask() { # ask HOST:PORT COMMAND...: its answer, without carriage returns
-  address=$1
-  shift
-  timeout 2 redis-cli --no-auth-warning --user admin -h "${address%:*}" -p "${address##*:}" "$@" | tr -d '\r'
+cli() { # cli SECONDS HOST:PORT COMMAND...: redis-cli as the admin, for at most SECONDS; it
+  # replaces the shell it runs in, so only in one of its own (a pipeline's, or one started with &)
+  limit=$1 address=$2
+  shift 2
+  exec timeout "$limit" redis-cli --no-auth-warning --user admin -h "${address%:*}" -p "${address##*:}" "$@"
 }
+ask() { cli 2 "$@" | tr -d '\r'; } # ask HOST:PORT COMMAND...: its answer, without carriage returns
 field() { ask "$1:$port" INFO replication | sed -n "s/^$2://p"; }
 cr=$(printf '\r')
 now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
@@ -119,8 +121,7 @@ caught() { # caught NAME SECONDS: whether NAME's offset reaches the old primary'
   # SECONDS, asked every 5 ms on one connection (redis-cli ignores a closed pipe: it is stopped)
   fifo=$(mktemp -u)
   mkfifo "$fifo"
-  timeout "$2" redis-cli --no-auth-warning --user admin -h "$1" -p "$port" -r -1 -i 0.005 INFO replication \
-    >"$fifo" 2>/dev/null &
+  cli "$2" "$1:$port" -r -1 -i 0.005 INFO replication >"$fifo" 2>/dev/null &
   watching=$!
   found=1 # (read line by line: awk would wait for a full buffer)
   while IFS=: read -r key value; do
